@@ -1,0 +1,1 @@
+"""Profiles: the smallest FastAPI + async SQLAlchemy + Alembic service."""
