@@ -1,0 +1,1 @@
+"""Notes App: users register, log in with JWTs and keep private notes."""
