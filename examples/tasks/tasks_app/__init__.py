@@ -1,0 +1,1 @@
+"""Projects-and-tasks API: users, projects and tasks over SQLModel with async sessions."""

@@ -1,0 +1,1 @@
+"""HTTP routers; each translates requests into service calls and nothing more."""
