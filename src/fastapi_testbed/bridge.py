@@ -1,0 +1,165 @@
+"""One event loop in a background thread that owns every async driver connection of a session.
+
+asyncpg, aiomysql and psycopg connections belong to the event loop that opened them. Tests run
+on loops that pytest-asyncio or anyio create and close (one per test, or one per session), and
+Starlette's TestClient runs the app on a loop of its own in another thread. So the plugin opens
+its connections on this loop and wraps each driver connection in a proxy that runs the driver's
+coroutines here, whichever loop awaits them: the same pooled connection then serves every test,
+the seed-000 style (async test + TestClient) works, and "attached to a different loop" cannot
+happen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import inspect
+import threading
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, TypeVar
+
+__all__ = ["LoopThread", "bridged_connect"]
+
+T = TypeVar("T")
+
+
+class LoopThread:
+    """An event loop running in a daemon thread until :meth:`close`."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._serve, name="fastapi-testbed-db-loop", daemon=True
+        )
+        self._thread.start()
+
+    def _serve(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_forever()
+
+    @property
+    def in_thread(self) -> bool:
+        """True when called from the loop's own thread."""
+        return threading.current_thread() is self._thread
+
+    def run(self, awaitable: Awaitable[T]) -> T:
+        """Run ``awaitable`` on the loop and block until it is done (from any other thread)."""
+        if self.in_thread:
+            raise RuntimeError("LoopThread.run() called from its own loop")
+
+        async def main() -> T:
+            return await awaitable
+
+        return asyncio.run_coroutine_threadsafe(main(), self.loop).result()
+
+    async def call(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        """Await ``coroutine`` on the loop, from whichever loop awaits this."""
+        if self.in_thread:
+            return await coroutine
+        future = asyncio.run_coroutine_threadsafe(coroutine, self.loop)
+        return await asyncio.wrap_future(future)
+
+    def call_sync(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Call a plain function on the loop's thread and return its result."""
+        if self.in_thread:
+            return function(*args, **kwargs)
+        done: concurrent.futures.Future[T] = concurrent.futures.Future()
+
+        def invoke() -> None:
+            try:
+                done.set_result(function(*args, **kwargs))
+            except BaseException as exc:  # handed to the caller
+                done.set_exception(exc)
+
+        self.loop.call_soon_threadsafe(invoke)
+        return done.result()
+
+    def close(self) -> None:
+        """Stop the loop and wait for its thread."""
+        if self.loop.is_closed():
+            return
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(timeout=10)
+        self.loop.close()
+
+
+_PROXY_TYPES: dict[type, bool] = {}
+_PLAIN = (str, bytes, int, float, bool, list, tuple, dict, set, type(None))
+
+
+def _needs_proxy(value: Any) -> bool:
+    kind = type(value)
+    if isinstance(value, _PLAIN):
+        return False
+    cached = _PROXY_TYPES.get(kind)
+    if cached is None:
+        cached = any(
+            inspect.iscoroutinefunction(getattr(kind, name, None))
+            for name in dir(kind)
+            if not name.startswith("__") or name in {"__aenter__", "__aexit__", "__anext__"}
+        )
+        _PROXY_TYPES[kind] = cached
+    return cached
+
+
+def _wrap(value: Any, loop: LoopThread) -> Any:
+    return DriverProxy(value, loop) if _needs_proxy(value) else value
+
+
+class DriverProxy:
+    """Forwards attribute access to a driver object, running its coroutines on the owner loop."""
+
+    __slots__ = ("_tb_loop", "_tb_target")
+
+    def __init__(self, target: Any, loop: LoopThread) -> None:
+        object.__setattr__(self, "_tb_target", target)
+        object.__setattr__(self, "_tb_loop", loop)
+
+    def __getattr__(self, name: str) -> Any:
+        target = self._tb_target
+        loop: LoopThread = self._tb_loop
+        value = getattr(target, name)
+        if not callable(value) or isinstance(value, type):
+            return value
+        if inspect.iscoroutinefunction(value):
+
+            def call_async(*args: Any, **kwargs: Any) -> Any:
+                return _hop(loop, value(*args, **kwargs))
+
+            return call_async
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            result = loop.call_sync(value, *args, **kwargs)
+            if inspect.isawaitable(result) and not _needs_proxy(result):
+                return _hop(loop, _await(result))
+            return _wrap(result, loop)
+
+        return call
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self._tb_target, name, value)
+
+    def __repr__(self) -> str:
+        return f"<DriverProxy {self._tb_target!r}>"
+
+
+async def _await(awaitable: Awaitable[T]) -> T:
+    return await awaitable
+
+
+async def _hop(loop: LoopThread, coroutine: Coroutine[Any, Any, Any]) -> Any:
+    return _wrap(await loop.call(coroutine), loop)
+
+
+def bridged_connect(
+    loop: LoopThread, connect: Callable[..., Awaitable[Any]]
+) -> Callable[..., Coroutine[Any, Any, Any]]:
+    """Wrap a driver's ``connect`` so the connection is opened on, and bound to, ``loop``."""
+
+    async def open_on_loop(*args: Any, **kwargs: Any) -> Any:
+        async def opening() -> Any:
+            return await connect(*args, **kwargs)
+
+        return DriverProxy(await loop.call(opening()), loop)
+
+    return open_on_loop

@@ -1,0 +1,79 @@
+"""HTTP clients for the app: an httpx AsyncClient whose transport runs the app's lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+from asgi_lifespan import LifespanManager
+
+__all__ = ["LifespanTransport", "make_async_client"]
+
+
+class LifespanTransport(httpx.AsyncBaseTransport):
+    """ASGITransport that starts the app's lifespan before its first request.
+
+    The lifespan runs in a task of its own on the test's loop, so startup may happen in an async
+    fixture and shutdown in the test's task (anyio forbids exiting a task group elsewhere).
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self._transport: httpx.ASGITransport | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._stop: asyncio.Event | None = None
+        self.stopped = False
+
+    @property
+    def started(self) -> bool:
+        return self._task is not None
+
+    async def start(self) -> None:
+        """Run the app's startup (once)."""
+        if self._transport is not None:
+            return
+        if self.stopped:  # a request after shutdown (a fixture's teardown): no second lifespan
+            self._transport = httpx.ASGITransport(app=self.app)
+            return
+        ready = asyncio.Event()
+        self._stop = asyncio.Event()
+        stop = self._stop
+
+        async def serve() -> None:
+            async with LifespanManager(self.app) as manager:
+                self._transport = httpx.ASGITransport(app=manager.app)
+                ready.set()
+                await stop.wait()
+
+        self._task = asyncio.get_running_loop().create_task(
+            serve(), name="fastapi-testbed-lifespan"
+        )
+        waiter = asyncio.ensure_future(ready.wait())
+        await asyncio.wait({self._task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        if not ready.is_set():
+            waiter.cancel()
+            self._task.result()  # raises the startup error
+
+    async def stop(self) -> None:
+        """Run the app's shutdown, if its startup ran."""
+        self.stopped = True
+        task, self._task = self._task, None
+        if task is None or self._stop is None:
+            return
+        self._stop.set()
+        self._transport = None
+        await task
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        await self.start()
+        assert self._transport is not None
+        return await self._transport.handle_async_request(request)
+
+
+def make_async_client(
+    app: Any, base_url: str = "http://test"
+) -> tuple[httpx.AsyncClient, LifespanTransport]:
+    """An AsyncClient for ``app`` and its transport (whose ``stop()`` ends the lifespan)."""
+    transport = LifespanTransport(app)
+    return httpx.AsyncClient(transport=transport, base_url=base_url), transport

@@ -1,0 +1,198 @@
+"""Resolve the plugin's settings once: CLI, then environment, then [tool.testbed], then defaults.
+
+The result is a frozen :class:`Settings`; ``sources`` says where each value came from, for the
+report header. Nothing here imports the user's app.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fastapi_testbed.errors import (
+    BAD_TABLE_VALUE,
+    BOTH_SCHEMAS,
+    UNKNOWN_KEYS,
+    TestbedError,
+)
+
+__all__ = ["SETTINGS_KEY", "Settings", "find_table", "resolve_settings"]
+
+DB_URL_ENV = "TESTBED_DATABASE_URL"
+REUSE_DB_ENV = "TESTBED_REUSE_DB"
+
+CORE_KEYS = frozenset(
+    {
+        "app",
+        "database_url_env",
+        "database_url",
+        "metadata",
+        "alembic_ini",
+        "sessionmakers",
+        "dependency",
+        "env",
+        "async",
+        "reuse_db",
+    }
+)
+# Keys read by the fakes plugin (fastapi_testbed.fakes); accepted here so typos elsewhere stand out.
+FAKES_KEYS = frozenset(
+    {
+        "smtp_host_env",
+        "smtp_port_env",
+        "mail_send_function",
+        "s3_buckets",
+        "s3_endpoint_env",
+        "s3_region",
+        "current_user",
+        "allowed_hosts",
+        "n_plus_one_threshold",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The resolved configuration of one pytest session."""
+
+    pyproject: Path
+    root: Path
+    table: Mapping[str, Any]
+    app: str | None = None
+    database_url_env: str = "DATABASE_URL"
+    database_url: str | None = None
+    metadata: str | None = None
+    alembic_ini: Path | None = None
+    sessionmakers: tuple[str, ...] = ()
+    dependency: str | None = None
+    env: Mapping[str, str] = field(default_factory=dict)
+    is_async: bool | None = None
+    reuse_db: bool = False
+    create_db: bool = False
+    sources: Mapping[str, str] = field(default_factory=dict)
+
+    def source(self, name: str) -> str:
+        """Where the value of ``name`` came from."""
+        return self.sources.get(name, "default")
+
+
+SETTINGS_KEY = pytest.StashKey[Settings]()
+
+
+def find_table(rootpath: Path, inipath: Path | None) -> tuple[Path, dict[str, Any]] | None:
+    """Find the pyproject.toml holding [tool.testbed]: the ini file, then rootdir and upwards."""
+    candidates: list[Path] = []
+    if inipath is not None and inipath.name == "pyproject.toml":
+        candidates.append(inipath)
+    candidates.extend(directory / "pyproject.toml" for directory in (rootpath, *rootpath.parents))
+    for candidate in candidates:
+        if not candidate.is_file():
+            continue
+        with candidate.open("rb") as handle:
+            data = tomllib.load(handle)
+        table = data.get("tool", {}).get("testbed")
+        if table is not None:
+            return candidate, table
+    return None
+
+
+def _expect(
+    table: Mapping[str, Any], key: str, kind: type | tuple[type, ...], text: str, path: Path
+) -> Any:
+    value = table.get(key)
+    if value is not None and not isinstance(value, kind):
+        raise TestbedError(BAD_TABLE_VALUE.format(key=key, path=path, expected=text, found=value))
+    return value
+
+
+def resolve_settings(
+    *,
+    rootpath: Path,
+    inipath: Path | None,
+    cli_db_url: str | None = None,
+    cli_reuse_db: bool = False,
+    cli_create_db: bool = False,
+    environ: Mapping[str, str] | None = None,
+) -> Settings | None:
+    """Resolve the settings; None when no [tool.testbed] table exists (the plugin stays dormant)."""
+    environ = os.environ if environ is None else environ
+    found = find_table(rootpath, inipath)
+    if found is None:
+        return None
+    path, table = found
+    unknown = sorted(set(table) - CORE_KEYS - FAKES_KEYS)
+    if unknown:
+        raise TestbedError(
+            UNKNOWN_KEYS.format(
+                keys=", ".join(unknown), path=path, known=", ".join(sorted(CORE_KEYS | FAKES_KEYS))
+            )
+        )
+    here = f"[tool.testbed] in {path}"
+    sources: dict[str, str] = {}
+    for key in table:
+        sources[key] = here
+
+    app = _expect(table, "app", str, "a string", path)
+    url_env = _expect(table, "database_url_env", str, "a string", path) or "DATABASE_URL"
+    metadata = _expect(table, "metadata", str, "a string", path)
+    alembic = _expect(table, "alembic_ini", str, "a string", path)
+    if metadata and alembic:
+        raise TestbedError(BOTH_SCHEMAS.format(path=path))
+    makers = _expect(table, "sessionmakers", (list, str), "a list of strings", path) or []
+    if isinstance(makers, str):
+        makers = [makers]
+    if not all(isinstance(item, str) for item in makers):
+        raise TestbedError(
+            BAD_TABLE_VALUE.format(
+                key="sessionmakers", path=path, expected="a list of strings", found=makers
+            )
+        )
+    dependency = _expect(table, "dependency", str, "a string", path)
+    env = _expect(table, "env", dict, "a table of strings", path) or {}
+    env = {str(key): str(value) for key, value in env.items()}
+    is_async = _expect(table, "async", bool, "true or false", path)
+
+    # The database: CLI, then environment, then [tool.testbed], then the app's own variable.
+    database_url: str | None = None
+    if cli_db_url:
+        database_url, sources["database_url"] = cli_db_url, "--testbed-db-url"
+    elif environ.get(DB_URL_ENV):
+        database_url, sources["database_url"] = environ[DB_URL_ENV], f"env {DB_URL_ENV}"
+    elif table.get("database_url"):
+        database_url = _expect(table, "database_url", str, "a string", path)
+    elif env.get(url_env):
+        database_url, sources["database_url"] = env[url_env], f"[tool.testbed] env.{url_env}"
+    elif environ.get(url_env):
+        database_url, sources["database_url"] = environ[url_env], f"env {url_env}"
+
+    reuse = bool(_expect(table, "reuse_db", bool, "true or false", path))
+    if cli_reuse_db:
+        reuse, sources["reuse_db"] = True, "--reuse-db"
+    elif environ.get(REUSE_DB_ENV, "").lower() in {"1", "true", "yes"}:
+        reuse, sources["reuse_db"] = True, f"env {REUSE_DB_ENV}"
+    if cli_create_db:
+        sources["create_db"] = "--create-db"
+
+    return Settings(
+        pyproject=path,
+        root=path.parent,
+        table=dict(table),
+        app=app,
+        database_url_env=url_env,
+        database_url=database_url,
+        metadata=metadata,
+        alembic_ini=(path.parent / alembic) if alembic else None,
+        sessionmakers=tuple(makers),
+        dependency=dependency,
+        env=env,
+        is_async=is_async,
+        reuse_db=reuse,
+        create_db=cli_create_db,
+        sources=sources,
+    )

@@ -1,0 +1,86 @@
+"""The engines the plugin itself uses: one per session for the test database, one for admin work."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import URL
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from fastapi_testbed.bridge import LoopThread, bridged_connect
+
+__all__ = ["AnyEngine", "create_test_engine", "run_sync"]
+
+AnyEngine = Engine | AsyncEngine
+T = TypeVar("T")
+
+
+def _driver_connect(dbapi: Any, driver: str) -> Callable[..., Any]:
+    if driver == "asyncpg":
+        return dbapi.asyncpg.connect  # type: ignore[no-any-return]
+    if driver == "aiomysql":
+        return dbapi.aiomysql.connect  # type: ignore[no-any-return]
+    if driver == "asyncmy":
+        return dbapi.asyncmy.connect  # type: ignore[no-any-return]
+    if driver in {"psycopg", "psycopg_async"}:
+        return dbapi.psycopg.AsyncConnection.connect  # type: ignore[no-any-return]
+    raise LookupError(driver)
+
+
+def _fix_sqlite_transactions(engine: Engine) -> None:
+    # pysqlite and aiosqlite emit BEGIN lazily and break SAVEPOINT; take BEGIN over (SQLAlchemy's
+    # documented recipe), so nested transactions really nest on every Python version.
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Connection) -> None:
+        connection.exec_driver_sql("BEGIN")
+
+
+def create_test_engine(url: URL, *, is_async: bool, loop: LoopThread, **kwargs: Any) -> AnyEngine:
+    """An engine for ``url``; async driver connections live on ``loop`` (see bridge.py)."""
+    backend = url.get_backend_name()
+    options: dict[str, Any] = {}
+    connect_args: dict[str, Any] = {}
+    if backend == "sqlite":
+        connect_args["check_same_thread"] = False
+    elif "poolclass" not in kwargs:
+        # Never wait for a pooled connection: a wait would tie the pool's queue to one event loop.
+        options.update(pool_size=5, max_overflow=-1, pool_pre_ping=False)
+    if is_async and backend != "sqlite":
+        driver = url.get_driver_name()
+        holder: dict[str, AnyEngine] = {}
+
+        async def connect(*args: Any, **kw: Any) -> Any:
+            default = _driver_connect(holder["engine"].dialect.loaded_dbapi, driver)
+            return await bridged_connect(loop, default)(*args, **kw)
+
+        connect_args["async_creator_fn"] = connect
+        engine: AnyEngine = create_async_engine(url, connect_args=connect_args, **options, **kwargs)
+        holder["engine"] = engine
+        return engine
+    if is_async:
+        engine = create_async_engine(url, connect_args=connect_args, **options, **kwargs)
+        _fix_sqlite_transactions(engine.sync_engine)
+        return engine
+    engine = create_engine(url, connect_args=connect_args, **options, **kwargs)
+    if backend == "sqlite":
+        _fix_sqlite_transactions(engine)
+    return engine
+
+
+def run_sync(engine: AnyEngine, loop: LoopThread, work: Callable[[Connection], T]) -> T:
+    """Run ``work(connection)`` in a transaction on ``engine``, sync or async alike."""
+    if isinstance(engine, AsyncEngine):
+
+        async def main() -> T:
+            async with engine.begin() as connection:
+                return await connection.run_sync(work)
+
+        return loop.run(main())
+    with engine.begin() as connection:
+        return work(connection)

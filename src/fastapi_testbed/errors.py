@@ -1,0 +1,128 @@
+"""The one exception the plugin raises for bad input, and the texts it carries.
+
+Messages say what was expected, what was found and which setting, option or marker to change.
+They are constants so the tests can assert them verbatim.
+"""
+
+from __future__ import annotations
+
+__all__ = ["TestbedError"]
+
+
+class TestbedError(Exception):
+    """Bad configuration or a refused database operation; the message says how to fix it."""
+
+    __test__ = False  # not a test class, whatever pytest's collection thinks of the name
+
+
+NO_CONFIG = (
+    "fastapi-testbed: no [tool.testbed] table was found in {searched}.\n"
+    "Add one to your project's pyproject.toml, for example:\n\n"
+    "    [tool.testbed]\n"
+    '    app = "myapp.main:app"\n'
+    '    metadata = "myapp.models:Base.metadata"\n'
+    '    sessionmakers = ["myapp.db:SessionLocal"]\n'
+)
+
+BAD_TABLE_VALUE = (
+    "fastapi-testbed: [tool.testbed] {key} in {path} must be {expected}, found {found!r}."
+)
+
+UNKNOWN_KEYS = (
+    "fastapi-testbed: unknown key(s) {keys} in [tool.testbed] of {path}; known keys: {known}."
+)
+
+NEEDS_APP = (
+    "fastapi-testbed: the fixture needs the ASGI app, but [tool.testbed] in {path} has no `app`.\n"
+    'Add app = "myapp.main:app" (or "myapp.main:create_app()" for a factory).'
+)
+
+IMPORT_FAILED = (
+    "fastapi-testbed: [tool.testbed] {key} = {value!r}: could not import module {module!r}: "
+    "{error}.\nCheck the dotted path (module:attribute) in {path}; the folder {root} is on sys.path."
+)
+
+ATTRIBUTE_MISSING = (
+    "fastapi-testbed: [tool.testbed] {key} = {value!r}: module {module!r} has no attribute "
+    "{attribute!r}.\nCheck the name after the colon in {path}."
+)
+
+BAD_PATH_FORMAT = (
+    "fastapi-testbed: [tool.testbed] {key} = {value!r} is not an import path; "
+    'expected "package.module:attribute" (or "package.module:factory()" for app).'
+)
+
+NOT_A_SESSIONMAKER = (
+    "fastapi-testbed: [tool.testbed] sessionmakers entry {value!r} is a {found}, "
+    "expected a sqlalchemy.orm.sessionmaker or sqlalchemy.ext.asyncio.async_sessionmaker.\n"
+    "For an app that builds sessions inside a dependency, use dependency = "
+    '"myapp.db:get_db" instead.'
+)
+
+NO_SCHEMA = (
+    "fastapi-testbed: [tool.testbed] names neither metadata nor alembic_ini, so the test database "
+    'would have no tables.\nSet metadata = "myapp.models:Base.metadata" (create_all) or '
+    'alembic_ini = "alembic.ini" (alembic upgrade head) in {path}.'
+)
+
+BOTH_SCHEMAS = (
+    "fastapi-testbed: [tool.testbed] in {path} sets both metadata and alembic_ini; "
+    "choose one way to build the schema."
+)
+
+UNSUPPORTED_BACKEND = (
+    "fastapi-testbed: the database URL {url} (from {source}) uses the {backend!r} backend; "
+    "supported: postgresql, mysql, mariadb, sqlite.\nChange {setting}."
+)
+
+MISSING_DRIVER = (
+    "fastapi-testbed: the test database URL {url} (from {source}) needs the {driver!r} driver, "
+    "which is not installed.\nInstall it (pip install {package}) or name another driver in the "
+    "URL (for example {example}) via {setting}."
+)
+
+NO_DRIVER = (
+    "fastapi-testbed: no {flavour} driver for {backend} is installed (tried {tried}).\n"
+    "Install one (pip install {package}) or name the driver in {setting}."
+)
+
+UNSAFE_NAME = (
+    "fastapi-testbed: refusing to {action} database {name!r} at {url}: its name does not start "
+    "with 'test_', so it is not a test database.\nThe plugin derives test_<name> from the URL's "
+    "database; check {setting}."
+)
+
+APP_DATABASE = (
+    "fastapi-testbed: refusing to {action} {name!r}: it is the database the app uses outside "
+    "tests ({env}={app_url}).\nPoint {setting} at another database name."
+)
+
+UNREACHABLE = (
+    "fastapi-testbed: could not connect to the database server at {url} (from {source}):\n"
+    "    {error}\nStart the server, or change --testbed-db-url / TESTBED_DATABASE_URL / "
+    "[tool.testbed] database_url."
+)
+
+SCHEMA_FAILED = (
+    "fastapi-testbed: building the schema of {url} with {how} failed:\n    {error}\n"
+    "Fix the {setting} setting or the migration it runs."
+)
+
+CONCURRENT_USE = (
+    "fastapi-testbed: the test's single database connection was used concurrently: savepoint "
+    "{name!r} was closed while {inner!r}, opened later, was still open (two sessions interleaved, "
+    "e.g. concurrent requests).\nUnder the default isolation every session shares one "
+    'transaction; mark the test @pytest.mark.testbed(isolation="truncate") to give each session '
+    "its own connection and real commits."
+)
+
+BAD_MARKER = (
+    "fastapi-testbed: @pytest.mark.testbed got {found}; expected "
+    'isolation="transaction" (the default) or isolation="truncate".'
+)
+
+SYNC_SESSION_IN_SYNC_TEST = (
+    "fastapi-testbed: {what} is an AsyncSession (the app is async) but the test is a plain def "
+    "function.\nMake the test `async def` (with @pytest.mark.anyio or @pytest.mark.asyncio), or "
+    "use testbed.run(coroutine) to await from sync code."
+)

@@ -1,0 +1,1 @@
+"""Fakes: mail, S3, outbound HTTP, overrides, query counting, factories."""

@@ -1,0 +1,104 @@
+"""Fail any connection to a host outside the machine, whatever library opens it.
+
+The last line of defence behind the `http_mock` router (which only sees httpx): requests,
+urllib3, botocore and aiohttp all end in `socket.connect`, so that is what is guarded::
+
+    guard = NetworkGuard(allowed_hosts=["db.internal"])
+    with guard:
+        requests.get("https://api.stripe.com")   # raises StrayRequestError
+    assert guard.strays == ["api.stripe.com:443 (socket)"]
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from collections.abc import Iterable
+from typing import Any
+
+__all__ = ["STRAY_REQUEST", "NetworkGuard", "StrayRequestError"]
+
+STRAY_REQUEST = (
+    "The test made a real network request: {request}.\n"
+    "Stub it with the http_mock fixture, e.g. http_mock.{verb}({url!r}).respond(200, json=...),"
+    " or allow real requests for this test with @pytest.mark.allow_network "
+    "(or for a host: [tool.testbed] allowed_hosts = [...])."
+)
+_LOCAL_NAMES = frozenset({"localhost", "localhost.localdomain", "testserver", "test"})
+
+
+class StrayRequestError(AssertionError):
+    """A request that no stub answered tried to leave the machine.
+
+    An AssertionError, not an httpx or OSError, so that the app's own error handling
+    (retries, `except httpx.HTTPError`) does not hide it.
+    """
+
+
+def stray_message(request: str, verb: str = "get", url: str = "https://...") -> str:
+    return STRAY_REQUEST.format(request=request, verb=verb, url=url)
+
+
+def is_local(host: str) -> bool:
+    """Loopback addresses and names: the app's own test servers, the fake SMTP and S3."""
+    if host in _LOCAL_NAMES or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]").split("%", 1)[0]).is_loopback
+    except ValueError:
+        return False
+
+
+class NetworkGuard:
+    """Patch `socket.socket.connect`/`connect_ex` to refuse hosts that are not local or allowed.
+
+    Each refused connection is recorded in `strays` (the app may swallow the exception).
+    """
+
+    def __init__(self, allowed_hosts: Iterable[str] = ()) -> None:
+        self.allowed = {host for host in allowed_hosts if host}
+        self.strays: list[str] = []
+        self._saved: dict[str, Any] = {}
+
+    def _resolve_allowed(self) -> set[str]:
+        addresses = set(self.allowed)
+        for host in self.allowed:
+            try:
+                addresses |= {str(info[4][0]) for info in socket.getaddrinfo(host, None)}
+            except OSError:
+                pass  # an unresolvable allowed host simply allows nothing more
+        return addresses
+
+    def check(self, address: Any, family: int) -> None:
+        if family not in (socket.AF_INET, socket.AF_INET6) or not isinstance(address, tuple):
+            return  # Unix sockets and the like never leave the machine
+        host, port = str(address[0]), address[1]
+        if is_local(host) or host in self._addresses:
+            return
+        where = f"{host}:{port} (socket)"
+        self.strays.append(where)
+        scheme = "https" if port == 443 else "http"
+        raise StrayRequestError(stray_message(where, url=f"{scheme}://{host}/..."))
+
+    def __enter__(self) -> NetworkGuard:
+        self._addresses = self._resolve_allowed()
+        guard = self
+        original_connect = socket.socket.connect
+        original_connect_ex = socket.socket.connect_ex
+        self._saved = {"connect": original_connect, "connect_ex": original_connect_ex}
+
+        def connect(sock: socket.socket, address: Any) -> None:
+            guard.check(address, sock.family)
+            original_connect(sock, address)
+
+        def connect_ex(sock: socket.socket, address: Any) -> int:
+            guard.check(address, sock.family)
+            return original_connect_ex(sock, address)
+
+        socket.socket.connect = connect  # type: ignore[method-assign]
+        socket.socket.connect_ex = connect_ex  # type: ignore[method-assign]
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        socket.socket.connect = self._saved["connect"]  # type: ignore[method-assign]
+        socket.socket.connect_ex = self._saved["connect_ex"]  # type: ignore[method-assign]

@@ -1,0 +1,1 @@
+"""Pytest plugin for the fakes (placeholder until issue 3 lands)."""
