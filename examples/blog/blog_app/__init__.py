@@ -1,0 +1,1 @@
+"""A blog API: users, posts, S3 profile pictures and password-reset mail."""
