@@ -6,23 +6,30 @@ urllib3, botocore and aiohttp all end in `socket.connect`, so that is what is gu
     guard = NetworkGuard(allowed_hosts=["db.internal"])
     with guard:
         requests.get("https://api.stripe.com")   # raises StrayRequestError
-    assert guard.strays == ["api.stripe.com:443 (socket)"]
+    assert guard.strays == ["connection to 104.18.0.1:443"]   # the address it resolved to
 """
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import socket
 from collections.abc import Iterable
 from typing import Any
 
-__all__ = ["STRAY_REQUEST", "NetworkGuard", "StrayRequestError"]
+__all__ = ["STRAY_CONNECTION", "STRAY_REQUEST", "NetworkGuard", "StrayRequestError"]
 
 STRAY_REQUEST = (
     "The test made a real network request: {request}.\n"
     "Stub it with the http_mock fixture, e.g. http_mock.{verb}({url!r}).respond(200, json=...),"
     " or allow real requests for this test with @pytest.mark.allow_network "
     "(or for a host: [tool.testbed] allowed_hosts = [...])."
+)
+STRAY_CONNECTION = (
+    "The test opened a connection to {address}, outside this machine.\n"
+    "httpx requests can be stubbed with the http_mock fixture; for another client (requests, "
+    "boto3, aiohttp...) replace it with override(...) or monkeypatch. Or allow real network for "
+    "this test with @pytest.mark.allow_network, or for a host with [tool.testbed] allowed_hosts."
 )
 _LOCAL_NAMES = frozenset({"localhost", "localhost.localdomain", "testserver", "test"})
 
@@ -63,10 +70,9 @@ class NetworkGuard:
     def _resolve_allowed(self) -> set[str]:
         addresses = set(self.allowed)
         for host in self.allowed:
-            try:
+            # an unresolvable allowed host simply allows nothing more
+            with contextlib.suppress(OSError):
                 addresses |= {str(info[4][0]) for info in socket.getaddrinfo(host, None)}
-            except OSError:
-                pass  # an unresolvable allowed host simply allows nothing more
         return addresses
 
     def check(self, address: Any, family: int) -> None:
@@ -75,10 +81,9 @@ class NetworkGuard:
         host, port = str(address[0]), address[1]
         if is_local(host) or host in self._addresses:
             return
-        where = f"{host}:{port} (socket)"
-        self.strays.append(where)
-        scheme = "https" if port == 443 else "http"
-        raise StrayRequestError(stray_message(where, url=f"{scheme}://{host}/..."))
+        where = f"{host}:{port}"
+        self.strays.append(f"connection to {where}")
+        raise StrayRequestError(STRAY_CONNECTION.format(address=where))
 
     def __enter__(self) -> NetworkGuard:
         self._addresses = self._resolve_allowed()
