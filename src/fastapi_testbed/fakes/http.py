@@ -56,8 +56,9 @@ def describe_route(route: Route) -> str:
 class HTTPMock(respx.MockRouter):  # type: ignore[misc]
     """A strict respx router: see the module docstring."""
 
-    def __init__(self, base_url: str | None = None) -> None:
+    def __init__(self, base_url: str | None = None, *, allow_unmatched: bool = False) -> None:
         super().__init__(assert_all_called=False, assert_all_mocked=True, base_url=base_url)
+        self.allow_unmatched = allow_unmatched  # let requests no stub matches go out
         self.strays: list[str] = []
         self._optional: list[Route] = []
         self._loopback = Route().pass_through()
@@ -76,7 +77,7 @@ class HTTPMock(respx.MockRouter):  # type: ignore[misc]
         try:
             with super().resolver(request) as resolved:
                 yield resolved
-                if resolved.route is None and is_local(request.url.host):
+                if resolved.route is None and (self.allow_unmatched or is_local(request.url.host)):
                     resolved.route, resolved.response = self._loopback, request
         except AllMockedAssertionError:
             where = f"{request.method} {request.url}"

@@ -9,13 +9,14 @@ app's SMTP host and port at it and its real sending code runs, whatever library 
             send_welcome_mail("ada@example.com")
         assert outbox[0].subject == "Welcome"
 
-`replace_send_function("myapp.mail:send_email", outbox.append)` does the same for apps that
+`SendFunctionReplacement("myapp.mail:send_email", outbox.append)` does the same for apps that
 call an HTTP mail API instead of speaking SMTP.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import email
 import email.policy
@@ -43,10 +44,11 @@ __all__ = [
     "Attachment",
     "Mail",
     "MailOutbox",
+    "MailSink",
     "SMTPCapture",
+    "SendFunctionReplacement",
     "mail_from_call",
     "parse_mail",
-    "replace_send_function",
 ]
 
 NO_SUCH_LINK = "No link containing {needle!r} in the mail {subject!r}; its links are:\n{links}"
@@ -270,63 +272,92 @@ def mail_from_call(
     )
 
 
-@contextmanager
-def replace_send_function(
-    target: str, record: Callable[[Mail], None], *, search_root: Path | None = None
-) -> Iterator[None]:
+class SendFunctionReplacement:
     """Replace the function named by `target` ("pkg.mod:send" or "pkg.mod:Mailer.send").
 
-    Each call becomes a `Mail` given to `record` and sends nothing. Every module under
+    Each call becomes a `Mail` given to `deliver`, and nothing is sent. Every module under
     `search_root` that imported the function by name (`from pkg.mod import send`) is patched
-    too, so the patch target is never "where the name is looked up" guesswork.
+    too: no guessing "where the name is looked up". One fake serves every `apply()`, so a
+    module imported while it was applied is found and restored by `restore()`::
+
+        with SendFunctionReplacement("myapp.mail:send_email", outbox.append, Path.cwd()):
+            signup("ada@example.com")
     """
-    module_path, _, attr_path = target.partition(":")
-    owner_path, _, name = attr_path.rpartition(".")
-    owner: Any = importlib.import_module(module_path)
-    for part in owner_path.split(".") if owner_path else ():
-        owner = getattr(owner, part)
-    raw = vars(owner)[name] if name in vars(owner) else getattr(owner, name)
-    function = raw.__func__ if isinstance(raw, staticmethod | classmethod) else raw
 
-    if inspect.iscoroutinefunction(function):
+    def __init__(
+        self, target: str, deliver: Callable[[Mail], None], search_root: Path | None = None
+    ) -> None:
+        module_path, _, attr_path = target.partition(":")
+        owner_path, _, self.name = attr_path.rpartition(".")
+        owner: Any = importlib.import_module(module_path)
+        for part in owner_path.split(".") if owner_path else ():
+            owner = getattr(owner, part)
+        self.owner, self.in_class = owner, bool(owner_path)
+        self.search_root = search_root.resolve() if search_root else None
+        raw = vars(owner)[self.name] if self.name in vars(owner) else getattr(owner, self.name)
+        self.original = raw
+        function = raw.__func__ if isinstance(raw, staticmethod | classmethod) else raw
+        self.function = function
 
-        @functools.wraps(function)
-        async def fake(*args: Any, **kwargs: Any) -> None:
-            record(mail_from_call(function, args, kwargs))
+        if inspect.iscoroutinefunction(function):
 
-    else:
+            @functools.wraps(function)
+            async def fake(*args: Any, **kwargs: Any) -> None:
+                deliver(mail_from_call(function, args, kwargs))
 
-        @functools.wraps(function)
-        def fake(*args: Any, **kwargs: Any) -> None:
-            record(mail_from_call(function, args, kwargs))
+        else:
 
-    replacement: Any = type(raw)(fake) if isinstance(raw, staticmethod | classmethod) else fake
-    patched: list[tuple[Any, str, Any]] = [(owner, name, raw)]
-    if not owner_path and search_root is not None:
-        patched += [
-            (module, attr, value)
-            for module in _modules_under(search_root)
-            if module is not owner
-            for attr, value in list(vars(module).items())
-            if value is function
-        ]
-    try:
-        for holder, attr, _ in patched:
-            setattr(holder, attr, replacement)
-        yield
-    finally:
-        for holder, attr, original in reversed(patched):
-            setattr(holder, attr, original)
+            @functools.wraps(function)
+            def fake(*args: Any, **kwargs: Any) -> None:
+                deliver(mail_from_call(function, args, kwargs))
 
+        self.fake = fake
+        self.replacement: Any = (
+            type(raw)(fake) if isinstance(raw, staticmethod | classmethod) else fake
+        )
+        self._under_root: dict[str, bool] = {}
 
-def _modules_under(root: Path) -> list[Any]:
-    root = root.resolve()
-    found = []
-    for module in list(sys.modules.values()):
+    def _importers(self, *values: Any) -> list[tuple[Any, str]]:
+        if self.in_class or self.search_root is None:
+            return []
+        found = []
+        for module in list(sys.modules.values()):
+            if module is self.owner or not self._is_under_root(module):
+                continue
+            found += [
+                (module, attr)
+                for attr, value in list(vars(module).items())
+                if any(value is candidate for candidate in values)
+            ]
+        return found
+
+    def _is_under_root(self, module: Any) -> bool:
         file = getattr(module, "__file__", None)
-        if file and Path(file).resolve().is_relative_to(root) and ".venv" not in Path(file).parts:
-            found.append(module)
-    return found
+        if not file or self.search_root is None:
+            return False
+        known = self._under_root.get(file)
+        if known is None:
+            path = Path(file).resolve()
+            known = path.is_relative_to(self.search_root) and ".venv" not in path.parts
+            self._under_root[file] = known
+        return known
+
+    def apply(self) -> None:
+        setattr(self.owner, self.name, self.replacement)
+        for module, attr in self._importers(self.function):
+            setattr(module, attr, self.fake)
+
+    def restore(self) -> None:
+        setattr(self.owner, self.name, self.original)
+        for module, attr in self._importers(self.fake):
+            setattr(module, attr, self.function)
+
+    def __enter__(self) -> SendFunctionReplacement:
+        self.apply()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.restore()
 
 
 class _Handler:
@@ -350,6 +381,27 @@ def _quiet_deprecation(record: logging.LogRecord) -> bool:
     return "login_data is deprecated" not in record.getMessage()
 
 
+class MailSink:
+    """Where captured mails go: the outbox of the running `capture()` block, if any."""
+
+    def __init__(self) -> None:
+        self._outbox: MailOutbox | None = None
+
+    def deliver(self, mail: Mail) -> None:
+        if self._outbox is not None:
+            self._outbox.append(mail)
+
+    @contextmanager
+    def capture(self) -> Iterator[MailOutbox]:
+        """A fresh outbox that receives the mails delivered until the block ends."""
+        outbox = MailOutbox()
+        previous, self._outbox = self._outbox, outbox
+        try:
+            yield outbox
+        finally:
+            self._outbox = previous
+
+
 class SMTPCapture:
     """An SMTP server in a background thread that parses what it receives into `Mail`s.
 
@@ -357,28 +409,16 @@ class SMTPCapture:
     test settings. Mails arriving outside `capture()` are dropped.
     """
 
-    def __init__(self, host: str = "127.0.0.1") -> None:
+    def __init__(self, sink: MailSink | None = None, host: str = "127.0.0.1") -> None:
+        self.sink = sink or MailSink()
         self.host = host
         self.port = 0
-        self.received: list[Mail] = []  # every mail since start, for debugging
-        self._outbox: MailOutbox | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
 
-    def _deliver(self, mail: Mail) -> None:
-        self.received.append(mail)
-        if self._outbox is not None:
-            self._outbox.append(mail)
-
-    @contextmanager
-    def capture(self) -> Iterator[MailOutbox]:
+    def capture(self) -> contextlib.AbstractContextManager[MailOutbox]:
         """A fresh outbox that receives the mails sent until the block ends."""
-        outbox = MailOutbox()
-        previous, self._outbox = self._outbox, outbox
-        try:
-            yield outbox
-        finally:
-            self._outbox = previous
+        return self.sink.capture()
 
     def start(self) -> SMTPCapture:
         smtp = require("aiosmtpd.smtp", extra="mail", feature="The mail_outbox fixture")
@@ -388,7 +428,7 @@ class SMTPCapture:
         sock.bind((self.host, 0))  # the OS picks the port: no race with other workers
         self.port = sock.getsockname()[1]
         loop = self._loop = asyncio.new_event_loop()
-        handler = _Handler(self._deliver)
+        handler = _Handler(self.sink.deliver)
         ready = threading.Event()
 
         def accept_any_login(*_: Any) -> Any:

@@ -17,7 +17,7 @@ import socket
 from collections.abc import Iterable
 from typing import Any
 
-__all__ = ["STRAY_CONNECTION", "STRAY_REQUEST", "NetworkGuard", "StrayRequestError"]
+__all__ = ["STRAYS", "STRAY_CONNECTION", "STRAY_REQUEST", "NetworkGuard", "StrayRequestError"]
 
 STRAY_REQUEST = (
     "The test made a real network request: {request}.\n"
@@ -30,6 +30,12 @@ STRAY_CONNECTION = (
     "httpx requests can be stubbed with the http_mock fixture; for another client (requests, "
     "boto3, aiohttp...) replace it with override(...) or monkeypatch. Or allow real network for "
     "this test with @pytest.mark.allow_network, or for a host with [tool.testbed] allowed_hosts."
+)
+STRAYS = (
+    "The test made {count} real network request(s), which the app may have caught:\n{requests}\n"
+    "Stub httpx requests with the http_mock fixture (http_mock.get(url).respond(...)), replace "
+    "other clients with override(...) or monkeypatch, or allow real network for this test with "
+    "@pytest.mark.allow_network."
 )
 _LOCAL_NAMES = frozenset({"localhost", "localhost.localdomain", "testserver", "test"})
 
