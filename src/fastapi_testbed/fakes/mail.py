@@ -238,6 +238,7 @@ def mail_from_call(
     """
     try:
         bound = inspect.signature(function).bind_partial(*args, **kwargs)
+        bound.apply_defaults()
         arguments = dict(bound.arguments)
     except (TypeError, ValueError):
         arguments = {f"arg{i}": value for i, value in enumerate(args)} | kwargs
