@@ -10,7 +10,8 @@ class Settings(BaseSettings):
 
     environment: str = "development"
     database_url: str = "sqlite+aiosqlite:///./tasks.db"
-    secret_key: str = "change-me"
+    # Development only; set SECRET_KEY (32+ bytes) anywhere else.
+    secret_key: str = "dev-secret-key-change-me-before-deploying"
     jwt_algorithm: str = "HS256"
     access_token_expire_minutes: int = 30
     refresh_token_expire_days: int = 7
