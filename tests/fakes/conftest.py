@@ -5,9 +5,12 @@ from __future__ import annotations
 import re
 import sys
 import textwrap
+from collections.abc import Callable
+from types import ModuleType
 
 import pytest
 
+from fastapi_testbed.fakes import extras
 from tests.conftest import Project
 
 # Put at the top of every generated test module: anyio on asyncio, as the examples do.
@@ -51,17 +54,20 @@ def build(
 
 
 @pytest.fixture
-def without(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    """Make packages unimportable for an in-process pytester run: `without("respx")`."""
+def without(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
+    """Pretend packages are not installed, for the fakes: `without("respx")`."""
 
     def block(*names: str) -> None:
-        for name in names:
-            for loaded in [m for m in sys.modules if m == name or m.startswith(name + ".")]:
-                monkeypatch.delitem(sys.modules, loaded)
-            monkeypatch.setitem(sys.modules, name, None)
-        # modules of ours that imported them at import time must be imported afresh
-        for ours in ("fastapi_testbed.fakes.http",):
-            monkeypatch.delitem(sys.modules, ours, raising=False)
+        real = extras._import_module
+
+        def import_module(name: str) -> ModuleType:
+            if name.split(".", 1)[0] in names:
+                raise ModuleNotFoundError(f"No module named {name!r} (blocked by the test)")
+            return real(name)
+
+        monkeypatch.setattr(extras, "_import_module", import_module)
+        # http.py checks its extra at import time: import it afresh
+        monkeypatch.delitem(sys.modules, "fastapi_testbed.fakes.http", raising=False)
 
     return block
 

@@ -14,6 +14,9 @@ MISSING_EXTRA = (
 )
 
 
+_import_module = importlib.import_module  # one seam, so tests can pretend a package is missing
+
+
 class MissingExtraError(ImportError):
     """A fake was used without the optional dependency its extra brings."""
 
@@ -21,7 +24,7 @@ class MissingExtraError(ImportError):
 def require(module: str, *, extra: str, feature: str) -> ModuleType:
     """Import `module`, or raise `MissingExtraError` naming the extra to install."""
     try:
-        return importlib.import_module(module)
+        return _import_module(module)
     except ImportError as error:
         package = module.split(".", 1)[0]
         raise MissingExtraError(

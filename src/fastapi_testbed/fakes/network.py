@@ -6,7 +6,7 @@ urllib3, botocore and aiohttp all end in `socket.connect`, so that is what is gu
     guard = NetworkGuard(allowed_hosts=["db.internal"])
     with guard:
         requests.get("https://api.stripe.com")   # raises StrayRequestError
-    assert guard.strays == ["connection to 104.18.0.1:443"]   # the address it resolved to
+    assert guard.strays == ["connection to api.stripe.com:443"]
 """
 
 from __future__ import annotations
@@ -54,16 +54,18 @@ def stray_message(request: str, verb: str = "get", url: str = "https://...") -> 
 
 def is_local(host: str) -> bool:
     """Loopback addresses and names: the app's own test servers, the fake SMTP and S3."""
-    if host in _LOCAL_NAMES or host.endswith(".localhost"):
+    if not host or host in _LOCAL_NAMES or host.endswith(".localhost"):
         return True
     try:
-        return ipaddress.ip_address(host.strip("[]").split("%", 1)[0]).is_loopback
+        address = ipaddress.ip_address(host.strip("[]").split("%", 1)[0])
+        return address.is_loopback or address.is_unspecified
     except ValueError:
         return False
 
 
 class NetworkGuard:
-    """Patch `socket.socket.connect`/`connect_ex` to refuse hosts that are not local or allowed.
+    """Patch `socket.getaddrinfo` and `socket.socket.connect`/`connect_ex` to refuse hosts that
+    are not local or allowed: the name lookup is refused too, so no DNS query leaves either.
 
     Each refused connection is recorded in `strays` (the app may swallow the exception).
     """
@@ -85,7 +87,7 @@ class NetworkGuard:
         if family not in (socket.AF_INET, socket.AF_INET6) or not isinstance(address, tuple):
             return  # Unix sockets and the like never leave the machine
         host, port = str(address[0]), address[1]
-        if is_local(host) or host in self._addresses:
+        if is_local(host) or host in self._addresses or host == self._hostname:
             return
         where = f"{host}:{port}"
         self.strays.append(f"connection to {where}")
@@ -93,10 +95,22 @@ class NetworkGuard:
 
     def __enter__(self) -> NetworkGuard:
         self._addresses = self._resolve_allowed()
+        self._hostname = socket.gethostname()
         guard = self
         original_connect = socket.socket.connect
         original_connect_ex = socket.socket.connect_ex
-        self._saved = {"connect": original_connect, "connect_ex": original_connect_ex}
+        original_getaddrinfo = socket.getaddrinfo
+        self._saved = {
+            "connect": original_connect,
+            "connect_ex": original_connect_ex,
+            "getaddrinfo": original_getaddrinfo,
+        }
+
+        def getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+            if host is not None:
+                name = host.decode() if isinstance(host, bytes) else str(host)
+                guard.check((name, port), socket.AF_INET)
+            return original_getaddrinfo(host, port, *args, **kwargs)
 
         def connect(sock: socket.socket, address: Any) -> None:
             guard.check(address, sock.family)
@@ -108,8 +122,10 @@ class NetworkGuard:
 
         socket.socket.connect = connect  # type: ignore[method-assign]
         socket.socket.connect_ex = connect_ex  # type: ignore[method-assign]
+        socket.getaddrinfo = getaddrinfo
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         socket.socket.connect = self._saved["connect"]  # type: ignore[method-assign]
         socket.socket.connect_ex = self._saved["connect_ex"]  # type: ignore[method-assign]
+        socket.getaddrinfo = self._saved["getaddrinfo"]
