@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -14,6 +16,10 @@ class Settings(BaseSettings):
     algorithm: str = "HS256"
     access_token_expire_minutes: int = 30
     reset_token_expire_minutes: int = 15
+    # An argon2.profiles name; tests use CHEAPEST, since a real hash costs ~100 ms of CPU.
+    argon2_profile: Literal["RFC_9106_HIGH_MEMORY", "RFC_9106_LOW_MEMORY", "CHEAPEST"] = (
+        "RFC_9106_LOW_MEMORY"
+    )
 
     s3_bucket_name: str
     s3_region: str = "us-east-1"

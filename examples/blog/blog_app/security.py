@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import jwt
-from argon2 import PasswordHasher
+from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
 from fastapi import Depends, HTTPException, status
 from fastapi.security import OAuth2PasswordBearer
@@ -18,7 +18,7 @@ from blog_app.config import settings
 from blog_app.database import get_db
 from blog_app.models import User
 
-_hasher = PasswordHasher()
+_hasher = PasswordHasher.from_parameters(getattr(profiles, settings.argon2_profile))
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/users/token")
 
 ACCESS = "access"
