@@ -1,0 +1,1 @@
+"""The items service: a 3-layer FastAPI application (routers, services, repositories)."""

@@ -1,0 +1,7 @@
+from fastapi import APIRouter
+
+from items_app.api.v1 import auth, items
+
+router = APIRouter()
+router.include_router(items.router)
+router.include_router(auth.router)

@@ -1,0 +1,1 @@
+"""Declarative base, mixins and the engine/session factory."""
