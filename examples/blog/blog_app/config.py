@@ -40,4 +40,4 @@ class Settings(BaseSettings):
     picture_size: int = 300
 
 
-settings = Settings()
+settings = Settings()  # type: ignore[call-arg]  # required fields come from the environment

@@ -17,8 +17,8 @@ def make_thumbnail(data: bytes, size: int) -> bytes:
         with Image.open(BytesIO(data)) as probe:
             probe.verify()  # cheap integrity check; the image must be reopened afterwards
         with Image.open(BytesIO(data)) as image:
-            image = ImageOps.exif_transpose(image)
-            thumbnail = ImageOps.fit(image.convert("RGB"), (size, size), Image.Resampling.LANCZOS)
+            upright = ImageOps.exif_transpose(image)
+            thumbnail = ImageOps.fit(upright.convert("RGB"), (size, size), Image.Resampling.LANCZOS)
     except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError) as exc:
         raise InvalidImageError(str(exc)) from exc
     output = BytesIO()
