@@ -32,12 +32,14 @@ def build(
     tests: str,
     *,
     routes: str = "",
+    models: str = "",
     modules: dict[str, str] | None = None,
     extra: str = "",
     flavour: str = "async",
     conftest: str = "",
 ) -> Project:
-    """Write the core's app, append `routes` to tbapp/main.py and add `modules` to tbapp/."""
+    """Write the core's app, append `routes` to tbapp/main.py, `models` to tbapp/models.py,
+    and add `modules` to tbapp/."""
     project.write(
         PREAMBLE + textwrap.dedent(tests),
         flavour=flavour,
@@ -47,6 +49,9 @@ def build(
     package = project.pytester.path / "tbapp"
     for name, source in (modules or {}).items():
         (package / f"{name}.py").write_text(textwrap.dedent(source))
+    if models:
+        path = package / "models.py"
+        path.write_text(path.read_text() + "\n" + textwrap.dedent(models))
     if routes:
         main = package / "main.py"
         main.write_text(main.read_text() + "\n" + textwrap.dedent(routes))

@@ -68,6 +68,7 @@ def statement_shape(sql: str) -> str:
     shape = " ".join(sql.split())
     shape = re.sub(r"'(?:[^']|'')*'", "?", shape)
     shape = re.sub(r"\$\d+|%\(\w+\)s|%s|(?<![:\w]):\w+|\b\d+(?:\.\d+)?\b", "?", shape)
+    shape = re.sub(r"\?::\w+(?:\[\])?", "?", shape)  # asyncpg's casts: $1::INTEGER
     return re.sub(r"\(\s*\?(?:\s*,\s*\?)+\s*\)", "(?...)", shape)
 
 
