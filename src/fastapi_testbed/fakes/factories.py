@@ -22,7 +22,8 @@ Runner = Callable[[Awaitable[Any]], Any]
 _MISSING = object()
 
 
-def _subclasses(base: type) -> Iterator[type]:
+def _subclasses(base: Any) -> Iterator[Any]:
+    sub: Any
     for sub in base.__subclasses__():
         yield sub
         yield from _subclasses(sub)
@@ -85,10 +86,10 @@ class AsyncFacade:
         return getattr(self._session, name)
 
 
-def bound_factories() -> tuple[list[type], list[type]]:
+def bound_factories() -> tuple[list[Any], list[Any]]:
     """The polyfactory and factory_boy SQLAlchemy factories defined so far (none imported here)."""
-    poly: list[type] = []
-    boy: list[type] = []
+    poly: list[Any] = []
+    boy: list[Any] = []
     poly_module = sys.modules.get("polyfactory.factories.sqlalchemy_factory")
     if poly_module is not None:
         base = poly_module.SQLAlchemyFactory

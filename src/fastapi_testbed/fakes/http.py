@@ -28,6 +28,7 @@ respx = require("respx", extra="http", feature="The http_mock fixture")
 
 import httpx  # noqa: E402  (after the extra check, which names what to install)
 from respx.models import AllMockedAssertionError, Route  # noqa: E402
+from respx.router import MockRouter  # noqa: E402
 
 __all__ = ["UNUSED_STUBS", "HTTPMock", "describe_route"]
 
@@ -53,7 +54,7 @@ def describe_route(route: Route) -> str:
     return f"{text} (name={route.name!r})" if route.name else text
 
 
-class HTTPMock(respx.MockRouter):  # type: ignore[misc]
+class HTTPMock(MockRouter):
     """A strict respx router: see the module docstring."""
 
     def __init__(self, base_url: str | None = None, *, allow_unmatched: bool = False) -> None:

@@ -167,7 +167,8 @@ def parse_mail(
         if part.is_multipart():
             continue
         content_type = part.get_content_type()
-        payload = part.get_payload(decode=True) or b""
+        payload = part.get_payload(decode=True)
+        payload = payload if isinstance(payload, bytes) else b""
         charset = part.get_content_charset() or "utf-8"
         if part.get_filename() or part.get_content_disposition() == "attachment":
             attachments.append(Attachment(part.get_filename(), content_type, payload))

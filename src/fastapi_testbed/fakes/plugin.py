@@ -90,7 +90,7 @@ def _fail(message: str) -> NoReturn:
 
 
 def _call_failed(request: pytest.FixtureRequest) -> bool:
-    return request.node.stash.get(CALL_FAILED_KEY, False)
+    return bool(request.node.stash.get(CALL_FAILED_KEY, False))
 
 
 # --- mail ---------------------------------------------------------------------------------------
