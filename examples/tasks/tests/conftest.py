@@ -1,18 +1,25 @@
-"""The app's own people; the database, clients and mail capture come from the plugin."""
+"""The app's own people; the database, clients and mail capture come from the plugin.
+
+The app is imported inside the fixtures, not at the top: a conftest is imported before the
+test modules, and the app must read its settings from the test environment.
+"""
 
 from __future__ import annotations
 
-import pytest
-from sqlmodel.ext.asyncio.session import AsyncSession
-from tasks_app.models import User, UserRole
-from tasks_app.security import create_access_token
+from typing import TYPE_CHECKING
 
-from tests.factories import UserFactory
+import pytest
+
+if TYPE_CHECKING:
+    from sqlmodel.ext.asyncio.session import AsyncSession
+    from tasks_app.models import User
 
 
 @pytest.fixture
 async def test_user(db_session: AsyncSession) -> User:
     """An active user, test@example.com, password "testpass123"."""
+    from tests.factories import UserFactory
+
     user = UserFactory(email="test@example.com", name="Test User")
     await db_session.commit()
     return user
@@ -20,6 +27,10 @@ async def test_user(db_session: AsyncSession) -> User:
 
 @pytest.fixture
 async def admin_user(db_session: AsyncSession) -> User:
+    from tasks_app.models import UserRole
+
+    from tests.factories import UserFactory
+
     user = UserFactory(
         email="admin@example.com", name="Admin User", role=UserRole.ADMIN, password="adminpass123"
     )
@@ -27,11 +38,17 @@ async def admin_user(db_session: AsyncSession) -> User:
     return user
 
 
+def bearer_for(user: User) -> dict[str, str]:
+    from tasks_app.security import create_access_token
+
+    return {"Authorization": f"Bearer {create_access_token(user)}"}
+
+
 @pytest.fixture
 def auth_headers(test_user: User) -> dict[str, str]:
-    return {"Authorization": f"Bearer {create_access_token(test_user)}"}
+    return bearer_for(test_user)
 
 
 @pytest.fixture
 def admin_headers(admin_user: User) -> dict[str, str]:
-    return {"Authorization": f"Bearer {create_access_token(admin_user)}"}
+    return bearer_for(admin_user)

@@ -188,3 +188,29 @@ async def test_health(client: AsyncClient) -> None:
     response = await client.get("/health")
     assert response.status_code == 200
     assert response.json() == {"status": "ok"}
+
+
+async def test_listing_tasks_does_not_query_per_task(
+    client: AsyncClient, db_session: AsyncSession, assert_max_queries
+) -> None:
+    TaskFactory.create_batch(20)
+    await db_session.commit()
+
+    # tasks, their projects, the projects' owners, the assignees: one query each
+    with assert_max_queries(4):
+        response = await client.get("/tasks")
+
+    assert len(response.json()) == 20
+
+
+async def test_login_as_skips_the_token(
+    client: AsyncClient, db_session: AsyncSession, login_as
+) -> None:
+    ada = UserFactory(email="ada@example.com")
+    await db_session.commit()
+    login_as(ada)
+
+    response = await client.post("/projects", json={"name": "Analytical Engine"})
+
+    assert response.status_code == 201
+    assert response.json()["owner"]["email"] == "ada@example.com"
