@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -166,3 +167,18 @@ async def test_items_stay_public(client: AsyncClient) -> None:
     response = await client.post("/api/v1/items", json={"name": "No login needed"})
 
     assert response.status_code == 201
+
+
+async def test_me_with_login_as(
+    client: AsyncClient, db_session: AsyncSession, login_as: Callable[[User], Any]
+) -> None:
+    """fastapi-testbed's `login_as` skips tokens and hashing for tests about other things."""
+    user = User(email="grace@example.com", password_hash="not used")
+    db_session.add(user)
+    await db_session.flush()
+    login_as(user)
+
+    response = await client.get("/api/v1/auth/me")
+
+    assert response.status_code == 200
+    assert response.json()["email"] == "grace@example.com"

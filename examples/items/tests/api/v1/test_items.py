@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any
 
+import pytest
 from httpx import AsyncClient
 from items_app.models import Item
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -360,3 +363,29 @@ async def test_names_are_case_sensitive(client: AsyncClient) -> None:
     assert (lower.status_code, upper.status_code) == (201, 201)
     listed = (await client.get("/api/v1/items", params={"name": "Lamp"})).json()["items"]
     assert [item["name"] for item in listed] == ["Lamp"]
+
+
+@pytest.mark.testbed(isolation="truncate")
+async def test_concurrent_creates_of_one_name(client: AsyncClient, testbed: Any) -> None:
+    """The pre-check cannot see a concurrent insert; the unique index turns it into a 409."""
+    if testbed.url.get_backend_name() == "sqlite":
+        # Each transaction begins with a read (BEGIN DEFERRED); two of them upgrading to write
+        # deadlock and SQLite answers "database is locked" at once instead of waiting.
+        pytest.skip("SQLite does not queue concurrent read-then-write transactions")
+    responses = await asyncio.gather(
+        *(client.post("/api/v1/items", json={"name": "Race"}) for _ in range(5))
+    )
+
+    assert sorted(response.status_code for response in responses) == [201, 409, 409, 409, 409]
+    assert (await client.get("/api/v1/items")).json()["total"] == 1
+
+
+async def test_list_runs_two_queries(
+    client: AsyncClient,
+    multiple_items: list[dict[str, Any]],
+    assert_num_queries: Callable[[int], AbstractContextManager[Any]],
+) -> None:
+    with assert_num_queries(2):  # count + page, however many items
+        response = await client.get("/api/v1/items")
+
+    assert response.json()["total"] == 5
