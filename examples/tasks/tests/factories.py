@@ -1,8 +1,7 @@
 """factory_boy factories for the three tables.
 
-They are bound to the test's session by the plugin, so a factory call adds the object (and
-the owners, projects and assignees it made on the way) to `db_session`; `await
-db_session.flush()` gives them ids.
+The plugin binds them to the test's `db_session`: a factory call adds and flushes the row
+(and the owner, project and assignee it made on the way), so it has an id and the app sees it.
 
     user = UserFactory()                    # password "testpass123"
     admin = UserFactory(role=UserRole.ADMIN, password="adminpass123")
