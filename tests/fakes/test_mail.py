@@ -91,6 +91,9 @@ def test_smtp_capture(sqlite_project: Project) -> None:
     result = sqlite_project.run()
     result.assert_outcomes(passed=3, failed=1)
     result.stdout.fnmatch_lines(
+        ["testbed fakes: mail: SMTP server 127.0.0.1:* (SMTP_HOST/SMTP_PORT)"]
+    )
+    result.stdout.fnmatch_lines(
         [
             "*No link containing '/unsubscribe' in the mail 'Reset your password'; its links are:",
             "*  https://blog.example/reset?token=tok-ada&src=mail",

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import smtplib
+import threading
 import urllib.request
 from email.message import EmailMessage
 
 import pytest
 
 import fastapi_testbed.fakes as fakes
-from fastapi_testbed.fakes.mail import SMTPCapture, mail_from_call, parse_mail
+from fastapi_testbed.fakes.mail import MailOutbox, SMTPCapture, mail_from_call, parse_mail
 from fastapi_testbed.fakes.network import NetworkGuard, StrayRequestError
 from fastapi_testbed.fakes.queries import statement_shape
 
@@ -75,3 +76,11 @@ def test_network_guard_alone() -> None:
 )
 def test_statement_shape(sql: str, shape: str) -> None:
     assert statement_shape(sql) == shape
+
+
+def test_outbox_waits_for_mails_from_threads() -> None:
+    outbox = MailOutbox()
+    threading.Timer(0.05, outbox.append, [parse_mail("Subject: late\n\nhi")]).start()
+    assert outbox.wait_for(1, timeout=2)[0].subject == "late"
+    with pytest.raises(AssertionError, match="Expected at least 2 mail"):
+        outbox.wait_for(2, timeout=0.05)

@@ -62,7 +62,7 @@ class HTTPMock(MockRouter):
         self.allow_unmatched = allow_unmatched  # let requests no stub matches go out
         self.strays: list[str] = []
         self._optional: list[Route] = []
-        self._loopback = Route().pass_through()
+        self._loopback: Route | None = None  # made on first use: most tests never need it
         self._unused_at_stop: list[Route] | None = None
 
     def route(self, *patterns: Any, name: str | None = None, optional: bool = False,
@@ -79,6 +79,7 @@ class HTTPMock(MockRouter):
             with super().resolver(request) as resolved:
                 yield resolved
                 if resolved.route is None and (self.allow_unmatched or is_local(request.url.host)):
+                    self._loopback = self._loopback or Route().pass_through()
                     resolved.route, resolved.response = self._loopback, request
         except AllMockedAssertionError:
             where = f"{request.method} {request.url}"

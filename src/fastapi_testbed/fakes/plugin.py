@@ -66,6 +66,20 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", line)
 
 
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    services = config.stash.get(SERVICES_KEY, None)
+    if services is None:
+        return []
+    limit = config.getoption("testbed_n_plus_one") or services.n_plus_one_threshold
+    n_plus_one = f"on, at most {limit} repeats" if limit else "off (@pytest.mark.forbid_n_plus_one)"
+    lines = [
+        *services.describe(),
+        "network: real requests fail the test",
+        f"N+1 check: {n_plus_one}",
+    ]
+    return [f"testbed fakes: {line}" for line in lines]
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     services = config.stash.get(SERVICES_KEY, None)
     if services is not None:

@@ -126,6 +126,22 @@ class FakeServices:
                 os.environ[name] = value
         self._saved.clear()
 
+    def describe(self) -> list[str]:
+        """One line per active fake, for pytest's report header."""
+        lines = []
+        if self.smtp is not None:
+            names = "/".join(self.table.get(k) or "-" for k in ("smtp_host_env", "smtp_port_env"))
+            lines.append(f"mail: SMTP server {self.smtp.host}:{self.smtp.port} ({names})")
+        elif self.smtp_error is not None:
+            lines.append("mail: no SMTP server, aiosmtpd is missing (fastapi-testbed[mail])")
+        if self.table.get("mail_send_function"):
+            lines.append(f"mail: {self.table['mail_send_function']} replaced in every test")
+        if self.s3 is not None:
+            server = f", server {self.s3.endpoint}" if self.s3.endpoint else ""
+            buckets = ", ".join(self.s3.buckets) or "none"
+            lines.append(f"s3: moto in {self.s3.region}, buckets {buckets}{server}")
+        return lines
+
     # --- per test -------------------------------------------------------------------------------
     @contextmanager
     def send_function_replaced(self) -> Iterator[None]:
