@@ -113,6 +113,7 @@ def test_smtp_variables_are_set_before_the_app_is_imported(sqlite_project: Proje
         """,
         modules={"mailer": SMTP_MAILER},
         extra=SMTP_TABLE,
+        conftest="from tbapp.mailer import SMTP_SERVER  # the app, imported by a conftest\n",
     )
     sqlite_project.run().assert_outcomes(passed=1)
 

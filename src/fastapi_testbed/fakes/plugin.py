@@ -41,11 +41,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
-@pytest.hookimpl(trylast=True)
 def pytest_load_initial_conftests(
     early_config: pytest.Config, parser: pytest.Parser, args: list[str]
 ) -> None:
-    # After the core's hook, before any conftest: the app reads these variables at import time.
+    # After the core's (tryfirst) and before pytest's own, which is trylast and imports the
+    # conftests: the app may read these variables at import time. Not trylast for that reason.
     settings = early_config.stash.get(SETTINGS_KEY, None)
     if settings is None:
         return  # no [tool.testbed]: the fakes stay dormant
