@@ -21,6 +21,7 @@ from fastapi_testbed.errors import (
     UNKNOWN_KEYS,
     TestbedError,
 )
+from fastapi_testbed.importing import split_path
 
 __all__ = ["SETTINGS_KEY", "Settings", "find_table", "resolve_settings"]
 
@@ -154,6 +155,15 @@ def resolve_settings(
             )
         )
     dependency = _expect(table, "dependency", str, "a string", path)
+    for key, values in (
+        ("app", [app]),
+        ("metadata", [metadata]),
+        ("sessionmakers", makers),
+        ("dependency", [dependency]),
+    ):
+        for value in values:
+            if value is not None:
+                split_path(value, key)  # the format is checked now; the import happens later
     env = _expect(table, "env", dict, "a table of strings", path) or {}
     env = {str(key): str(value) for key, value in env.items()}
     is_async = _expect(table, "async", bool, "true or false", path)

@@ -16,12 +16,12 @@ from typing import Any
 
 from sqlalchemy import Connection, MetaData, text
 from sqlalchemy.engine import URL
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from fastapi_testbed.bridge import LoopThread
-from fastapi_testbed.engines import AnyEngine, create_test_engine, run_sync
-from fastapi_testbed.errors import SCHEMA_FAILED, UNREACHABLE, TestbedError
-from fastapi_testbed.urls import check_test_database, render
+from fastapi_testbed.engines import AnyEngine, create_test_engine, dispose, run_sync
+from fastapi_testbed.errors import SCHEMA_FAILED, SERVER_REFUSED, UNREACHABLE, TestbedError
+from fastapi_testbed.urls import SETTING, check_test_database, render
 
 __all__ = ["TestDatabase", "empty_tables"]
 
@@ -81,10 +81,7 @@ class TestDatabase:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self.is_async:
-            self.loop.run(self.engine.dispose())  # type: ignore[union-attr]
-        else:
-            self.engine.dispose()  # type: ignore[call-arg]
+        dispose(self.engine, self.loop)
         if self.created and not self.reuse:
             self._drop()
 
@@ -120,17 +117,29 @@ class TestDatabase:
                 return self.loop.run(main())
             with admin.connect() as connection:  # type: ignore[union-attr]
                 return work(connection)
-        except (OperationalError, DBAPIError, OSError) as exc:
+        except DBAPIError as exc:
+            if isinstance(exc, OperationalError | InterfaceError) or exc.connection_invalidated:
+                raise TestbedError(
+                    UNREACHABLE.format(
+                        url=render(self._admin_url()), source=self.source, error=_first_line(exc)
+                    )
+                ) from exc
+            raise TestbedError(
+                SERVER_REFUSED.format(
+                    url=render(self._admin_url()),
+                    statement="; ".join(statements) or query,
+                    error=_first_line(exc),
+                    setting=SETTING,
+                )
+            ) from exc
+        except OSError as exc:
             raise TestbedError(
                 UNREACHABLE.format(
                     url=render(self._admin_url()), source=self.source, error=_first_line(exc)
                 )
             ) from exc
         finally:
-            if self.is_async:
-                self.loop.run(admin.dispose())  # type: ignore[union-attr]
-            else:
-                admin.dispose()  # type: ignore[call-arg]
+            dispose(admin, self.loop)
 
     def _quoted(self) -> str:
         preparer = self.engine.dialect.identifier_preparer
@@ -262,5 +271,6 @@ def _null_pool() -> Any:
 
 
 def _first_line(exc: BaseException) -> str:
-    text_ = str(getattr(exc, "orig", None) or exc).strip()
-    return f"{type(getattr(exc, 'orig', None) or exc).__name__}: {text_.splitlines()[0] if text_ else ''}"
+    cause = getattr(exc, "orig", None) or exc
+    lines = str(cause).strip().splitlines()
+    return f"{type(cause).__name__}: {lines[0] if lines else ''}"

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from fastapi_testbed.bridge import LoopThread, bridged_connect
 
-__all__ = ["AnyEngine", "create_test_engine", "run_sync"]
+__all__ = ["AnyEngine", "create_test_engine", "dispose", "run_sync", "set_sqlite_begin"]
 
 AnyEngine = Engine | AsyncEngine
 T = TypeVar("T")
@@ -29,16 +29,27 @@ def _driver_connect(dbapi: Any, driver: str) -> Callable[..., Any]:
     raise LookupError(driver)
 
 
+BEGIN_KEY = "fastapi_testbed_begin"
+
+
+def set_sqlite_begin(engine: AnyEngine, statement: str) -> None:
+    """Choose the statement that starts SQLite transactions ("BEGIN" or "BEGIN IMMEDIATE")."""
+    sync_engine = engine.sync_engine if isinstance(engine, AsyncEngine) else engine
+    setattr(sync_engine, BEGIN_KEY, statement)
+
+
 def _fix_sqlite_transactions(engine: Engine) -> None:
     # pysqlite and aiosqlite emit BEGIN lazily and break SAVEPOINT; take BEGIN over (SQLAlchemy's
     # documented recipe), so nested transactions really nest on every Python version.
+    setattr(engine, BEGIN_KEY, "BEGIN")
+
     @event.listens_for(engine, "connect")
     def _connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
 
     @event.listens_for(engine, "begin")
     def _begin(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN")
+        connection.exec_driver_sql(getattr(engine, BEGIN_KEY))
 
 
 def create_test_engine(url: URL, *, is_async: bool, loop: LoopThread, **kwargs: Any) -> AnyEngine:
@@ -84,3 +95,11 @@ def run_sync(engine: AnyEngine, loop: LoopThread, work: Callable[[Connection], T
         return loop.run(main())
     with engine.begin() as connection:
         return work(connection)
+
+
+def dispose(engine: AnyEngine, loop: LoopThread) -> None:
+    """Close the engine's pooled connections (on ``loop`` for an async engine)."""
+    if isinstance(engine, AsyncEngine):
+        loop.run(engine.dispose())
+    else:
+        engine.dispose()

@@ -39,7 +39,8 @@ NEEDS_APP = (
 
 IMPORT_FAILED = (
     "fastapi-testbed: [tool.testbed] {key} = {value!r}: could not import module {module!r}: "
-    "{error}.\nCheck the dotted path (module:attribute) in {path}; the folder {root} is on sys.path."
+    "{error}.\nCheck the dotted path (module:attribute) in {path}; "
+    "the folder {root} is on sys.path."
 )
 
 ATTRIBUTE_MISSING = (
@@ -101,6 +102,11 @@ UNREACHABLE = (
     "fastapi-testbed: could not connect to the database server at {url} (from {source}):\n"
     "    {error}\nStart the server, or change --testbed-db-url / TESTBED_DATABASE_URL / "
     "[tool.testbed] database_url."
+)
+
+SERVER_REFUSED = (
+    "fastapi-testbed: the database server at {url} refused `{statement}`:\n    {error}\n"
+    "Check that the user in {setting} may create and drop databases."
 )
 
 SCHEMA_FAILED = (

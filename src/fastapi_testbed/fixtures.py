@@ -112,9 +112,13 @@ def db_session(testbed: Testbed, request: pytest.FixtureRequest) -> Any:
             await db_session.commit()   # a savepoint: rolled back when the test ends
     """
     function = getattr(request.node, "function", None)
-    if testbed.is_async and function is not None and not inspect.iscoroutinefunction(function):
-        if "db_session" in request.node._fixtureinfo.argnames:
-            pytest.fail(SYNC_SESSION_IN_SYNC_TEST.format(what="db_session"), pytrace=False)
+    if (
+        testbed.is_async
+        and function is not None
+        and not inspect.iscoroutinefunction(function)
+        and "db_session" in request.node._fixtureinfo.argnames  # asked by the test itself
+    ):
+        pytest.fail(SYNC_SESSION_IN_SYNC_TEST.format(what="db_session"), pytrace=False)
     with failing_clearly():
         return testbed.session()
 

@@ -1,4 +1,4 @@
-"""Import "package.module:attribute" paths lazily, and guess an app's flavour without importing it."""
+"""Import "package.module:attribute" paths lazily; read a module's source without importing it."""
 
 from __future__ import annotations
 

@@ -2,23 +2,24 @@
 
 Both are context managers that need no pytest::
 
-    with TransactionIsolation(engine, loop=loop, is_async=True, sessionmakers=[SessionLocal]) as iso:
-        session = iso.session()      # the app's own session class and options, in the transaction
+    with TransactionIsolation(engine, loop=loop, is_async=True, sessionmakers=[Maker]) as iso:
+        session = iso.session()  # the app's own session class and options, in the transaction
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from types import TracebackType
 from typing import Any
 
 from sqlalchemy import Connection, event
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, AsyncTransaction
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, AsyncTransaction
 from sqlalchemy.orm import Session
 
 from fastapi_testbed.bridge import LoopThread
-from fastapi_testbed.engines import AnyEngine
+from fastapi_testbed.engines import AnyEngine, set_sqlite_begin
 from fastapi_testbed.errors import CONCURRENT_USE, TestbedError
 
 __all__ = ["Isolation", "SavepointGuard", "TransactionIsolation", "TruncateIsolation", "rebind"]
@@ -40,23 +41,31 @@ def rebind(sessionmakers: Sequence[Any], **options: Any) -> Iterator[None]:
             maker.kw.update(kw)
 
 
+SAVEPOINT_SQL = re.compile(
+    r"^\s*(SAVEPOINT|RELEASE SAVEPOINT|ROLLBACK TO SAVEPOINT)\s+[\"`]?(\w+)", re.IGNORECASE
+)
+
+
 class SavepointGuard:
     """Fails loudly when two sessions interleave on the one test connection.
 
     Sessions nest savepoints in LIFO order when used one after another; closing a savepoint
-    while a later one is still open can only mean concurrent use.
+    while a later one is still open can only mean concurrent use. It reads the SQL itself:
+    SQLAlchemy's savepoint events do not always carry the name.
     """
 
     def __init__(self, connection: Connection) -> None:
         self.open: list[str] = []
-        event.listen(connection, "savepoint", self._opened)
-        event.listen(connection, "release_savepoint", self._closed)
-        event.listen(connection, "rollback_savepoint", self._closed)
+        event.listen(connection, "before_cursor_execute", self._statement)
 
-    def _opened(self, _connection: Connection, name: str) -> None:
-        self.open.append(name)
-
-    def _closed(self, _connection: Connection, name: str, _context: Any) -> None:
+    def _statement(self, _conn: Connection, _cursor: Any, statement: str, *_: Any) -> None:
+        match = SAVEPOINT_SQL.match(statement)
+        if match is None:
+            return
+        kind, name = match.group(1).upper(), match.group(2)
+        if kind == "SAVEPOINT":
+            self.open.append(name)
+            return
         if name not in self.open:
             return
         index = self.open.index(name)
@@ -127,18 +136,19 @@ class TransactionIsolation(Isolation):
     _transaction: Any = None
 
     def __enter__(self) -> TransactionIsolation:
-        if self.is_async:
+        engine = self.engine
+        if isinstance(engine, AsyncEngine):
 
             async def start() -> tuple[AsyncConnection, AsyncTransaction]:
-                connection = await self.engine.connect()  # type: ignore[misc]
+                connection = await engine.connect()
                 return connection, await connection.begin()
 
-            self.connection, self._transaction = self.loop.run(start())
-            sync_connection = self.connection.sync_connection
+            connection, self._transaction = self.loop.run(start())
+            self.connection = connection
+            sync_connection = connection.sync_connection
         else:
-            self.connection = self.engine.connect()  # type: ignore[assignment]
-            self._transaction = self.connection.begin()  # type: ignore[union-attr]
-            sync_connection = self.connection  # type: ignore[assignment]
+            self.connection = sync_connection = engine.connect()
+            self._transaction = sync_connection.begin()
         assert sync_connection is not None
         self.guard = SavepointGuard(sync_connection)
         self._rebound = rebind(
@@ -184,6 +194,9 @@ class TruncateIsolation(Isolation):
         self._empty = empty
 
     def __enter__(self) -> TruncateIsolation:
+        # Concurrent SQLite writers that read first would deadlock under a deferred BEGIN
+        # ("database is locked" at once); IMMEDIATE makes them wait their turn instead.
+        set_sqlite_begin(self.engine, "BEGIN IMMEDIATE")
         # the plugin's engine: its connections serve any event loop (see bridge.py)
         self._rebound = rebind(self.sessionmakers, bind=self.engine)
         self._rebound.__enter__()
@@ -199,4 +212,5 @@ class TruncateIsolation(Isolation):
             self._rebound.__exit__(None, None, None)
             self._close_sessions()
         finally:
+            set_sqlite_begin(self.engine, "BEGIN")
             self._empty()

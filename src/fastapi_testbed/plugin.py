@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from fastapi_testbed.client import tasks_left_behind_cancelled
 from fastapi_testbed.config import SETTINGS_KEY, resolve_settings
 from fastapi_testbed.errors import TestbedError
 from fastapi_testbed.fixtures import (
@@ -34,6 +35,12 @@ __all__ = [
     "testbed",
     "testbed_settings",
 ]
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    from fastapi_testbed import hooks
+
+    pluginmanager.add_hookspecs(hooks)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -90,6 +97,9 @@ def pytest_load_initial_conftests(
         raise pytest.UsageError(str(exc)) from exc
     early_config.stash[SETTINGS_KEY] = settings
     early_config.stash[ENVIRONMENT_KEY] = environment
+    early_config.hook.pytest_testbed_environment(
+        config=early_config, settings=settings, environment=environment
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -127,23 +137,26 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if isinstance(item, pytest.Function) and "client" in item.fixturenames:
-            if inspect.iscoroutinefunction(getattr(item, "obj", None)):
-                item.obj = _with_lifespan(item, item.obj)
+        if (
+            isinstance(item, pytest.Function)
+            and "testbed" in item.fixturenames
+            and inspect.iscoroutinefunction(getattr(item, "obj", None))
+        ):
+            item.obj = _around_async_test(item, item.obj)
 
 
-def _with_lifespan(item: pytest.Function, function: Any) -> Any:
-    # Async test using `client`: start the app's lifespan before the body (if no fixture has) and
-    # stop it in the test's own task, on the test's loop, before the loop goes away.
+def _around_async_test(item: pytest.Function, function: Any) -> Any:
+    # Runs in the test's own task on the test's loop, whichever plugin drives it.
     @functools.wraps(function)
-    async def run_with_lifespan(*args: Any, **kwargs: Any) -> Any:
+    async def run_test(*args: Any, **kwargs: Any) -> Any:
         transport = item.stash.get(TRANSPORT_KEY, None)
-        if transport is not None:
-            await transport.start()
-        try:
-            return await function(*args, **kwargs)
-        finally:
+        async with tasks_left_behind_cancelled():
             if transport is not None:
-                await transport.stop()
+                await transport.start()  # the lifespan starts before the body, if no fixture did
+            try:
+                return await function(*args, **kwargs)
+            finally:
+                if transport is not None:
+                    await transport.stop()  # shutdown in this task, before the loop goes away
 
-    return run_with_lifespan
+    return run_test

@@ -76,15 +76,39 @@ def detect_async(settings: Settings) -> bool:
                 return True
             if driver in SYNC_DRIVERS:
                 return False
-    paths = [*settings.sessionmakers, settings.dependency, settings.app]
+    paths = [*settings.sessionmakers, settings.dependency, settings.app, settings.metadata]
+    sources = [module_source(module) for module in _modules(paths)]
+    if settings.alembic_ini is not None:
+        sources.append(_alembic_env_source(settings.alembic_ini))
+    return any(source and any(m in source for m in ASYNC_MARKERS) for source in sources)
+
+
+def _modules(paths: list[str | None]) -> list[str]:
+    modules = []
     for path in paths:
-        if not path:
-            continue
-        module = split_path(path)[0]
-        source = module_source(module)
-        if source and any(marker in source for marker in ASYNC_MARKERS):
-            return True
-    return False
+        try:
+            modules.append(split_path(path or "")[0])
+        except TestbedError:
+            continue  # reported with its own key when the object is imported
+    return modules
+
+
+def _alembic_env_source(ini: Path) -> str | None:
+    """The text of the env.py an alembic.ini points at (an async env.py means an async app)."""
+    import configparser
+
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        parser.read(ini, encoding="utf-8")
+        location = parser.get("alembic", "script_location", fallback="alembic")
+    except (OSError, configparser.Error):
+        return None
+    location = location.replace("%(here)s", str(ini.parent))
+    env = Path(location) if Path(location).is_absolute() else ini.parent / location
+    try:
+        return (env / "env.py").read_text(encoding="utf-8")
+    except OSError:
+        return None
 
 
 def _choose_driver(url: URL, is_async: bool, source: str) -> URL:
@@ -146,7 +170,7 @@ def test_database_url(
     else:
         name = url.database or ""
     if not name:
-        name = split_path(settings.app)[0].split(".")[0] if settings.app else settings.root.name
+        name = settings.app.partition(":")[0].split(".")[0] if settings.app else settings.root.name
     name = _slug(name)
     if not name.startswith(TEST_PREFIX):
         name = TEST_PREFIX + name

@@ -6,11 +6,11 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
 
-from fastapi_testbed.config import SETTINGS_KEY
+from fastapi_testbed.config import SETTINGS_KEY, Settings
 from fastapi_testbed.fakes.extras import MissingExtraError
 from fastapi_testbed.fakes.services import MAIL_NOT_CONFIGURED, FakeServices
 
@@ -23,6 +23,9 @@ __all__ = [
     "override",
     "s3",
 ]
+
+if TYPE_CHECKING:
+    from fastapi_testbed.environment import Environment
 
 SERVICES_KEY = pytest.StashKey[FakeServices]()
 CALL_FAILED_KEY = pytest.StashKey[bool]()
@@ -41,14 +44,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
-def pytest_load_initial_conftests(
-    early_config: pytest.Config, parser: pytest.Parser, args: list[str]
+def pytest_testbed_environment(
+    config: pytest.Config, settings: Settings, environment: Environment
 ) -> None:
-    # After the core's (tryfirst) and before pytest's own, which is trylast and imports the
-    # conftests: the app may read these variables at import time. Not trylast for that reason.
-    settings = early_config.stash.get(SETTINGS_KEY, None)
-    if settings is None:
-        return  # no [tool.testbed]: the fakes stay dormant
+    # Called by the core once the test database is exported and before any conftest is
+    # imported: the app may read the SMTP and S3 variables at import time. Without a
+    # [tool.testbed] table the core never calls it, and the fakes stay dormant.
+    early_config = config
     try:
         services = FakeServices(settings.table, settings.root, settings.pyproject).start()
     except ValueError as error:

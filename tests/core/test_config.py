@@ -1,0 +1,146 @@
+"""Settings: resolved once, exported before the app is imported, shown in the report header."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import Project
+
+ENV_BEFORE_IMPORT = """
+import os
+
+from tbapp.db import URL_AT_IMPORT  # imported by the test module, as a conftest would
+
+
+def test_app_saw_test_settings_at_import(testbed):
+    assert URL_AT_IMPORT == testbed.url.render_as_string(hide_password=False)
+    assert os.environ["SECRET_KEY"] == "from-testbed"
+"""
+
+CONFTEST_IMPORTS_APP = """
+from tbapp.main import app  # noqa: F401  the app imported by a conftest, before any fixture
+"""
+
+
+def test_environment_is_ready_before_conftest_imports_the_app(
+    sqlite_project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    sqlite_project.write(ENV_BEFORE_IMPORT, conftest=CONFTEST_IMPORTS_APP)
+    sqlite_project.run().assert_outcomes(passed=1)
+
+
+def test_environment_is_restored_after_the_session(
+    sqlite_project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    monkeypatch.setenv("DATABASE_URL", "sqlite:///outside.db")
+    sqlite_project.write(ENV_BEFORE_IMPORT)
+    sqlite_project.run().assert_outcomes(passed=1)
+    assert os.environ["DATABASE_URL"] == "sqlite:///outside.db"
+
+
+def test_report_header_shows_app_url_and_sources(sqlite_project: Project) -> None:
+    sqlite_project.write(ENV_BEFORE_IMPORT)
+    result = sqlite_project.run(
+        "--testbed-db-url", "postgresql://postgres:s3cret@127.0.0.1:5432/shop", "--co"
+    )
+    result.stdout.fnmatch_lines(
+        [
+            "testbed: app tbapp.main:app (from ?tool.testbed? in */pyproject.toml)",
+            "testbed: database postgresql+asyncpg://postgres:***@127.0.0.1:5432/test_shop "
+            "(from --testbed-db-url; create and drop, async driver)",
+            "testbed: schema by metadata tbapp.models:Base.metadata; "
+            "sessionmakers tbapp.db:SessionLocal",
+        ]
+    )
+    assert "s3cret" not in result.stdout.str()
+
+
+def test_environment_variable_chooses_the_server(
+    sqlite_project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TESTBED_DATABASE_URL", "mysql://root@127.0.0.1:3306/shop")
+    sqlite_project.write(ENV_BEFORE_IMPORT)
+    result = sqlite_project.run("--co")
+    result.stdout.fnmatch_lines(
+        [
+            "*database mysql+aiomysql://root@127.0.0.1:3306/test_shop?charset=utf8mb4 "
+            "(from env TESTBED_DATABASE_URL;*"
+        ]
+    )
+
+
+def test_sync_app_gets_a_sync_driver(sqlite_project: Project) -> None:
+    sqlite_project.write(ENV_BEFORE_IMPORT, flavour="sync")
+    result = sqlite_project.run("--testbed-db-url", "postgresql://postgres@127.0.0.1/", "--co")
+    result.stdout.fnmatch_lines(["*database postgresql+psycopg://*/test_tbapp*sync driver)"])
+
+
+def test_no_table_keeps_the_plugin_dormant_until_a_fixture_is_used(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyprojecttoml("[tool.other]\nx = 1\n")
+    pytester.makepyfile(
+        """
+        def test_plain():
+            pass
+
+        def test_wants_the_app(client):
+            pass
+        """
+    )
+    result = pytester.runpytest("-p", "no:randomly")
+    result.assert_outcomes(passed=1, errors=1)
+    assert "no [tool.testbed] table was found" in result.stdout.str()
+    result.stdout.fnmatch_lines(['*app = "myapp.main:app"*'])
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ('app = "tbapp.nowhere:app"', "*app = 'tbapp.nowhere:app': could not import module*"),
+        ('app = "tbapp.main:nope"', "*module 'tbapp.main' has no attribute 'nope'*"),
+    ],
+)
+def test_wrong_app_path_is_one_clear_error(
+    sqlite_project: Project, line: str, message: str
+) -> None:
+    sqlite_project.write("def test_x(client):\n    pass\n")
+    pyproject = sqlite_project.pytester.path / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace('app = "tbapp.main:app"', line))
+    result = sqlite_project.run()
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines([message])
+    assert "Traceback" not in result.stdout.str()
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ("typo_key = 1", "*unknown key(s) typo_key in ?tool.testbed? of*"),
+        ('alembic_ini = "alembic.ini"', "*sets both metadata and alembic_ini*"),
+        ("sessionmakers = 3", "*sessionmakers in * must be a list of strings, found 3*"),
+        ('dependency = "tbapp.db"', "*dependency = 'tbapp.db' is not an import path*"),
+    ],
+)
+def test_bad_table_is_a_usage_error(sqlite_project: Project, extra: str, message: str) -> None:
+    sqlite_project.write("def test_x():\n    pass\n", extra=extra)
+    if extra.startswith("sessionmakers"):
+        pyproject = sqlite_project.pytester.path / "pyproject.toml"
+        pyproject.write_text(
+            pyproject.read_text().replace('sessionmakers = ["tbapp.db:SessionLocal"]', "")
+        )
+    result = sqlite_project.run()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([message])
+
+
+def test_sessionmaker_entry_must_be_a_sessionmaker(sqlite_project: Project) -> None:
+    sqlite_project.write("def test_x(db_session):\n    pass\n")
+    pyproject = sqlite_project.pytester.path / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace("tbapp.db:SessionLocal", "tbapp.db:engine"))
+    result = sqlite_project.run()
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*sessionmakers entry 'tbapp.db:engine' is a AsyncEngine*"])

@@ -1,0 +1,314 @@
+"""Each test runs in one transaction rolled back at the end, whatever the app commits."""
+
+from __future__ import annotations
+
+from tests.conftest import Project
+
+ROLLBACK_BETWEEN_TESTS = """
+import pytest
+from sqlalchemy import func, select
+from tbapp.models import Item
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
+
+
+async def test_1_app_commits(client, db_session):
+    response = await client.post("/items", json={"name": "a", "background": True})
+    assert response.status_code == 201, response.text
+    assert response.json()["name"] == "a"
+    assert (await client.get("/items")).json() == ["a", "bg-a"]
+    assert await db_session.scalar(select(func.count(Item.id))) == 2
+
+
+async def test_2_nothing_leaked(client, db_session):
+    assert (await client.get("/items")).json() == []
+    db_session.add(Item(name="from-test"))
+    await db_session.commit()
+    assert (await client.get("/items")).json() == ["from-test"]
+
+
+async def test_3_nothing_leaked_either(db_session):
+    assert await db_session.scalar(select(func.count(Item.id))) == 0
+"""
+
+
+def test_writes_are_rolled_back_between_tests(project: Project) -> None:
+    project.write(ROLLBACK_BETWEEN_TESTS)
+    project.run().assert_outcomes(passed=3)
+
+
+APP_ROLLBACK = """
+import pytest
+from sqlalchemy import func, select
+from tbapp.models import Item
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
+
+
+async def test_app_rollback_keeps_test_data(client, db_session):
+    db_session.add(Item(name="setup"))
+    await db_session.commit()
+    response = await client.post("/items/rollback", json={"name": "discarded"})
+    assert response.json() == {"count": 1}
+    assert (await client.get("/items")).json() == ["setup"]
+
+
+async def test_unique_violation_leaves_transaction_usable(client, db_session):
+    db_session.add(Item(name="dup"))
+    await db_session.commit()
+    assert (await client.post("/items", json={"name": "dup"})).status_code == 409
+    assert (await client.post("/items", json={"name": "other"})).status_code == 201
+    assert (await client.get("/items")).json() == ["dup", "other"]
+    assert await db_session.scalar(select(func.count(Item.id))) == 2
+"""
+
+
+def test_app_rollback_and_failed_statement_keep_setup(project: Project) -> None:
+    project.write(APP_ROLLBACK)
+    project.run().assert_outcomes(passed=2)
+
+
+NESTED = """
+import pytest
+from sqlalchemy import func, select
+from tbapp.models import Item
+
+
+@pytest.mark.anyio
+async def test_savepoint_rollback_really_rolls_back(db_session):
+    db_session.add(Item(name="kept"))
+    await db_session.flush()
+    nested = await db_session.begin_nested()
+    db_session.add(Item(name="discarded"))
+    await db_session.flush()
+    await nested.rollback()
+    names = (await db_session.scalars(select(Item.name))).all()
+    assert names == ["kept"]
+
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
+"""
+
+
+def test_savepoints_work_on_every_database(project: Project) -> None:
+    # pysqlite/aiosqlite's lazy BEGIN breaks SAVEPOINT unless the plugin takes BEGIN over
+    project.write(NESTED)
+    project.run().assert_outcomes(passed=1)
+
+
+OPTIONS_KEPT = """
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
+from tbapp.db import SessionLocal
+
+
+class AppSession(AsyncSession):
+    pass
+
+
+@pytest.fixture(autouse=True)
+def custom_class():
+    original = SessionLocal.class_
+    SessionLocal.class_ = AppSession
+    SessionLocal.configure(autoflush=False)
+    yield
+    SessionLocal.class_ = original
+
+
+@pytest.mark.anyio
+async def test_db_session_is_made_by_the_apps_sessionmaker(db_session, db_connection):
+    assert type(db_session) is AppSession
+    assert db_session.sync_session.expire_on_commit is False
+    assert db_session.sync_session.autoflush is False
+    assert db_session.bind is db_connection
+
+
+def test_sessionmaker_restored_after_the_test():
+    assert "join_transaction_mode" not in SessionLocal.kw
+    assert SessionLocal.kw["autoflush"] is False  # the app's own change, kept
+    assert SessionLocal.kw["bind"].url.database.endswith(("test_tbapp", "test_tbapp.db"))
+
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
+"""
+
+
+def test_app_sessionmaker_options_are_kept_and_restored(sqlite_or_pg_project: Project) -> None:
+    sqlite_or_pg_project.write(OPTIONS_KEPT)
+    sqlite_or_pg_project.run().assert_outcomes(passed=2)
+
+
+OVERRIDES_RESTORED = """
+import pytest
+from tbapp.main import app
+
+
+def original():
+    return "original"
+
+
+def replacement():
+    return "replacement"
+
+
+app.dependency_overrides[original] = original
+
+
+def test_1_changes_overrides(testbed):
+    testbed.app.dependency_overrides[original] = replacement
+    testbed.app.dependency_overrides[replacement] = replacement
+
+
+def test_2_sees_them_restored(testbed):
+    assert testbed.app.dependency_overrides == {original: original}
+"""
+
+
+def test_dependency_overrides_are_restored_exactly(sqlite_project: Project) -> None:
+    sqlite_project.write(OVERRIDES_RESTORED)
+    sqlite_project.run().assert_outcomes(passed=2)
+
+
+DEPENDENCY_MODE = """
+import pytest
+from tbapp.db import get_db
+from tbapp.main import app
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
+
+
+async def test_1_override_installed(client, db_session):
+    assert get_db in app.dependency_overrides
+    assert (await client.post("/items", json={"name": "a"})).status_code == 201
+    assert (await client.get("/items")).json() == ["a"]
+
+
+async def test_2_rolled_back(client):
+    assert (await client.get("/items")).json() == []
+
+
+def test_3_override_removed_after_tests_using_it():
+    assert get_db not in app.dependency_overrides
+"""
+
+
+def test_dependency_mode_overrides_the_session_dependency(project: Project) -> None:
+    project.write(DEPENDENCY_MODE, mode="dependency")
+    project.run().assert_outcomes(passed=3)
+
+
+SYNC_APP = """
+from sqlalchemy import func, select
+from tbapp.models import Item
+
+
+def test_1_sync_app_commits(sync_client, db_session):
+    assert sync_client.post("/items", json={"name": "a", "background": True}).status_code == 201
+    assert sync_client.get("/items").json() == ["a", "bg-a"]
+    assert db_session.scalar(select(func.count(Item.id))) == 2
+    assert sync_client.post("/items/rollback", json={"name": "x"}).json() == {"count": 2}
+
+
+def test_2_rolled_back(sync_client, db_session):
+    assert sync_client.get("/items").json() == []
+    db_session.add(Item(name="mine"))
+    db_session.commit()
+    assert sync_client.post("/items", json={"name": "mine"}).status_code == 409
+    assert sync_client.get("/items").json() == ["mine"]
+"""
+
+
+def test_sync_app_with_sync_client(project: Project) -> None:
+    project.write(SYNC_APP, flavour="sync")
+    project.run().assert_outcomes(passed=2)
+
+
+CONCURRENT = """
+import asyncio
+import pytest
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
+
+
+async def test_concurrent_requests_on_one_connection(client):
+    await asyncio.gather(*(client.post("/items", json={"name": f"n{i}"}) for i in range(10)))
+
+
+@pytest.mark.testbed(isolation="truncate")
+async def test_concurrent_requests_with_truncate(client):
+    responses = await asyncio.gather(
+        *(client.post("/items", json={"name": f"n{i}"}) for i in range(10))
+    )
+    assert {r.status_code for r in responses} == {201}
+    assert len((await client.get("/items")).json()) == 10
+"""
+
+
+def test_concurrent_use_fails_clearly_and_truncate_allows_it(project: Project) -> None:
+    project.write(CONCURRENT)
+    result = project.run()
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        ["*used concurrently*", '*mark the test @pytest.mark.testbed(isolation="truncate")*']
+    )
+
+
+TRUNCATE = """
+import pytest
+from sqlalchemy import text
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
+
+
+@pytest.mark.testbed(isolation="truncate")
+async def test_1_real_commit_seen_by_another_connection(client, testbed, db_connection):
+    assert db_connection is None
+    assert (await client.post("/items", json={"name": "a"})).status_code == 201
+    async with testbed.engine.connect() as other:
+        assert (await other.execute(text("SELECT name FROM items"))).scalars().all() == ["a"]
+
+
+async def test_2_emptied_after_truncate_test(client):
+    assert (await client.get("/items")).json() == []
+
+
+@pytest.mark.testbed(isolation="bogus")
+async def test_3_bad_marker(client):
+    pass
+"""
+
+
+def test_truncate_isolation_commits_then_empties(project: Project) -> None:
+    project.write(TRUNCATE)
+    result = project.run()
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.fnmatch_lines(["*@pytest.mark.testbed got isolation='bogus'; expected*"])
