@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 from sqlalchemy import Connection, event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, AsyncTransaction
@@ -118,8 +118,18 @@ class Isolation:
             else:
                 session.close()
 
-    def __enter__(self) -> Isolation:
+    def _start(self) -> dict[str, Any]:
+        """Open what the test needs; return the options the sessionmakers get meanwhile."""
         raise NotImplementedError
+
+    def _finish(self) -> None:
+        """Undo what :meth:`_start` did."""
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        self._rebound = rebind(self.sessionmakers, **self._start())
+        self._rebound.__enter__()
+        return self
 
     def __exit__(
         self,
@@ -127,7 +137,11 @@ class Isolation:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        raise NotImplementedError
+        try:
+            self._rebound.__exit__(None, None, None)
+            self._close_sessions()
+        finally:
+            self._finish()
 
 
 class TransactionIsolation(Isolation):
@@ -135,7 +149,7 @@ class TransactionIsolation(Isolation):
 
     _transaction: Any = None
 
-    def __enter__(self) -> TransactionIsolation:
+    def _start(self) -> dict[str, Any]:
         engine = self.engine
         if isinstance(engine, AsyncEngine):
 
@@ -151,39 +165,26 @@ class TransactionIsolation(Isolation):
             self._transaction = sync_connection.begin()
         assert sync_connection is not None
         self.guard = SavepointGuard(sync_connection)
-        self._rebound = rebind(
-            self.sessionmakers, bind=self.connection, join_transaction_mode="create_savepoint"
-        )
-        self._rebound.__enter__()
-        return self
+        return {"bind": self.connection, "join_transaction_mode": "create_savepoint"}
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        try:
-            self._rebound.__exit__(None, None, None)
-            self._close_sessions()
-        finally:
-            connection, self.connection = self.connection, None
-            if isinstance(connection, AsyncConnection):
+    def _finish(self) -> None:
+        connection, self.connection = self.connection, None
+        if isinstance(connection, AsyncConnection):
 
-                async def stop() -> None:
-                    try:
-                        if self._transaction.is_active:
-                            await self._transaction.rollback()
-                    finally:
-                        await connection.close()
-
-                self.loop.run(stop())
-            elif connection is not None:
+            async def stop() -> None:
                 try:
                     if self._transaction.is_active:
-                        self._transaction.rollback()
+                        await self._transaction.rollback()
                 finally:
-                    connection.close()
+                    await connection.close()
+
+            self.loop.run(stop())
+        elif connection is not None:
+            try:
+                if self._transaction.is_active:
+                    self._transaction.rollback()
+            finally:
+                connection.close()
 
 
 class TruncateIsolation(Isolation):
@@ -193,24 +194,13 @@ class TruncateIsolation(Isolation):
         super().__init__(engine, **kwargs)
         self._empty = empty
 
-    def __enter__(self) -> TruncateIsolation:
+    def _start(self) -> dict[str, Any]:
         # Concurrent SQLite writers that read first would deadlock under a deferred BEGIN
         # ("database is locked" at once); IMMEDIATE makes them wait their turn instead.
         set_sqlite_begin(self.engine, "BEGIN IMMEDIATE")
         # the plugin's engine: its connections serve any event loop (see bridge.py)
-        self._rebound = rebind(self.sessionmakers, bind=self.engine)
-        self._rebound.__enter__()
-        return self
+        return {"bind": self.engine}
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        try:
-            self._rebound.__exit__(None, None, None)
-            self._close_sessions()
-        finally:
-            set_sqlite_begin(self.engine, "BEGIN")
-            self._empty()
+    def _finish(self) -> None:
+        set_sqlite_begin(self.engine, "BEGIN")
+        self._empty()
