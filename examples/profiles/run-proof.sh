@@ -24,9 +24,13 @@ pairs=("test_create_profile test_rollbacks_between_functions"
     "test_api_create_profile test_client_rollbacks")
 seeds=(1 3 5)
 
-run() {
+run() {  # the output goes to stdout for the caller and, a copy, to stderr for the reader
     echo "+ pytest examples/profiles -p randomly $*" >&2
-    uv run pytest "$here" -v -p randomly "$@" | tee /dev/stderr
+    local output status=0
+    output="$(uv run pytest "$here" -v -p randomly "$@")" || status=$?
+    printf '%s\n' "$output" >&2  # not `tee /dev/stderr`: that truncates a log stderr points at
+    printf '%s\n' "$output"
+    return "$status"
 }
 
 orders=()
