@@ -114,6 +114,16 @@ async def create(payload: dict, background: BackgroundTasks, db=Depends(get_db))
     return {"id": item.id, "name": item.name}  # attributes after commit: expire_on_commit kept
 
 
+@app.post("/items/checked", status_code=201)
+async def read_then_write(payload: dict, db=Depends(get_db)):
+    # a read first, then a write: two of these at once deadlock under SQLite's deferred BEGIN
+    if await db.scalar(select(Item.id).where(Item.name == payload["name"])) is not None:
+        raise HTTPException(409, "taken")
+    db.add(Item(name=payload["name"]))
+    await db.commit()
+    return {"name": payload["name"]}
+
+
 @app.post("/items/rollback")
 async def add_then_rollback(payload: dict, db=Depends(get_db)):
     db.add(Item(name=payload["name"]))

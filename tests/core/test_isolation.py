@@ -265,13 +265,21 @@ async def test_concurrent_requests_with_truncate(client):
     )
     assert {r.status_code for r in responses} == {201}
     assert len((await client.get("/items")).json()) == 10
+
+
+@pytest.mark.testbed(isolation="truncate")
+async def test_concurrent_read_then_write_queue_up(client):
+    responses = await asyncio.gather(
+        *(client.post("/items/checked", json={"name": f"c{i}"}) for i in range(5))
+    )
+    assert {r.status_code for r in responses} == {201}
 """
 
 
 def test_concurrent_use_fails_clearly_and_truncate_allows_it(project: Project) -> None:
     project.write(CONCURRENT)
     result = project.run()
-    result.assert_outcomes(passed=1, failed=1)
+    result.assert_outcomes(passed=2, failed=1)
     result.stdout.fnmatch_lines(
         ["*used concurrently*", '*mark the test @pytest.mark.testbed(isolation="truncate")*']
     )

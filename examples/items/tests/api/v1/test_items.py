@@ -366,12 +366,11 @@ async def test_names_are_case_sensitive(client: AsyncClient) -> None:
 
 
 @pytest.mark.testbed(isolation="truncate")
-async def test_concurrent_creates_of_one_name(client: AsyncClient, testbed: Any) -> None:
-    """The pre-check cannot see a concurrent insert; the unique index turns it into a 409."""
-    if testbed.url.get_backend_name() == "sqlite":
-        # Each transaction begins with a read (BEGIN DEFERRED); two of them upgrading to write
-        # deadlock and SQLite answers "database is locked" at once instead of waiting.
-        pytest.skip("SQLite does not queue concurrent read-then-write transactions")
+async def test_concurrent_creates_of_one_name(client: AsyncClient) -> None:
+    """The pre-check cannot see a concurrent insert; the unique index turns it into a 409.
+
+    On SQLite the plugin begins these transactions IMMEDIATE, so the writers queue.
+    """
     responses = await asyncio.gather(
         *(client.post("/api/v1/items", json={"name": "Race"}) for _ in range(5))
     )
