@@ -12,9 +12,8 @@ Each test creates a row through the API and reads it back through the API. The s
   ``drop_all`` for every test, the app's ``get_db`` overridden, httpx ``ASGITransport``;
 * ``cleanup``: one shared engine, the app committing for real, every table emptied after each test;
 
-and, to price ``db_session`` alone, plugin suites of ``async def test_x(): pass`` and of
-``async def test_x(db_session): pass``, both led by one warm-up test that creates the database,
-plus a suite of that warm-up test alone, whose time is taken out of both.
+and, to price ``db_session`` alone, two plugin suites: ``async def test_x(): pass`` and
+``async def test_x(db_session): pass``, both led by one warm-up test that creates the database.
 
 Timing (tests per second): the wall time of each pytest subprocess minus the wall time of a
 bare pytest run that collects nothing (same interpreter and options, fastapi-testbed disabled; the
@@ -24,8 +23,9 @@ conftest, importing the app, creating the database and schema, and every test. p
 duration would not do here: it leaves out conftest imports, so the hand-written suites would
 import the app for free while the plugin imports it lazily, inside the session.
 
-Timing (``db_session``): those suites all use the plugin, so pytest's reported durations serve,
-with less noise (no process start-up), minus the warm-up suite's.
+Timing (``db_session``): the mean of the middle half of pytest's own per-test durations (setup +
+call + teardown, from its JUnit XML report), warm-up test left out. The difference being a few
+milliseconds, this keeps the load of a shared machine out better than whole-suite times would.
 
 Each suite runs ``--repeat`` times, the rounds interleaved, and the best time counts. Ratios only
 make sense within one run: the machine is shared, so compare patterns run side by side, not
@@ -43,6 +43,7 @@ import os
 import platform
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -53,6 +54,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from textwrap import dedent
+from xml.etree import ElementTree
 
 POSTGRESQL_SERVER = "postgresql://postgres@127.0.0.1:5432/"
 DATABASES = ("sqlite", "postgresql")
@@ -174,8 +176,7 @@ API_TESTS = """
         assert fetched.json() == {{"id": item["id"], "name": name}}
     """
 
-# The db_session suites all start with this test, so each pays for creating the database and the
-# schema; the suite holding only it measures that fixed cost, to take it out of the per-test costs.
+# Both db_session suites start with this test, so the database is created before the counted tests.
 WARM_UP_TEST = """
     import pytest
 
@@ -316,7 +317,7 @@ class Suite:
 
 
 def write_suite(root: Path, name: str, *, tests: int) -> Suite:
-    """Generate the suite ``name``: a pattern, or ``empty``, ``db_session`` or ``warm_up``."""
+    """Generate the suite ``name``: a pattern, or ``empty`` or ``db_session``."""
     path = root / name
     for relative, text in APP_FILES.items():
         _write(path / relative, text)
@@ -328,11 +329,7 @@ def write_suite(root: Path, name: str, *, tests: int) -> Suite:
         expected = tests
     else:
         arguments = "db_session, " if name == "db_session" else ""
-        body = dedent(WARM_UP_TEST)
-        if name != "warm_up":
-            body += dedent(NO_OP_TESTS.format(tests=tests, arguments=arguments))
-        else:
-            tests = 0
+        body = dedent(WARM_UP_TEST) + dedent(NO_OP_TESTS.format(tests=tests, arguments=arguments))
         _write(path / "tests/test_x.py", body)
         expected = tests + 1
     conftests = {"seed000": CONFTEST_SEED000, "cleanup": CONFTEST_CLEANUP}
@@ -356,6 +353,7 @@ class Run:
     returncode: int
     wall_seconds: float
     pytest_seconds: float | None
+    typical_test_ms: float | None  # see typical_test_ms()
     passed: int
     output: str = field(repr=False)
 
@@ -371,10 +369,28 @@ def child_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     return env
 
 
+def typical_test_ms(report: Path) -> float | None:
+    """The mean duration of the middle half of the tests in a JUnit XML report (warm-up left out).
+
+    Robust to a slow test or two, like a median, but finer: the report rounds to milliseconds.
+    """
+    if not report.is_file():
+        return None
+    durations = sorted(
+        float(case.get("time", "nan"))
+        for case in ElementTree.parse(report).iter("testcase")
+        if case.get("name") != "test_warm_up"
+    )
+    middle = durations[len(durations) // 4 : len(durations) - len(durations) // 4]
+    return 1000 * statistics.mean(middle) if middle else None
+
+
 def run_pytest(
     cwd: Path, arguments: Sequence[str], *, env: Mapping[str, str], suite: str, database: str
 ) -> Run:
-    command = [sys.executable, "-m", "pytest", "-p", "no:randomly", "-q", *arguments]
+    report = cwd / "junit.xml"
+    command = [sys.executable, "-m", "pytest", "-p", "no:randomly", "-q", f"--junitxml={report}"]
+    command += arguments
     started = time.perf_counter()
     completed = subprocess.run(
         command, cwd=cwd, env=dict(env), capture_output=True, text=True, check=False
@@ -389,6 +405,7 @@ def run_pytest(
         returncode=completed.returncode,
         wall_seconds=wall,
         pytest_seconds=float(last["seconds"]) if last else None,
+        typical_test_ms=typical_test_ms(report),
         passed=int(last["passed"]) if last else 0,
         output=output,
     )
@@ -475,7 +492,7 @@ class Throughput:
 
 @dataclass(frozen=True)
 class SessionCost:
-    """Milliseconds per test without and with db_session, the database set-up taken out."""
+    """Typical milliseconds per test (see typical_test_ms), without and with db_session."""
 
     database: str
     empty_ms: float
@@ -498,7 +515,7 @@ class Results:
     repeat: int
     baseline_seconds: float
     seconds: dict[str, dict[str, float]]  # database -> suite -> net wall seconds
-    reported: dict[str, dict[str, float]]  # database -> suite -> pytest's own duration
+    test_ms: dict[str, dict[str, float]]  # database -> suite -> typical test duration
     runs: list[Run]
     failures: list[str]
 
@@ -511,16 +528,9 @@ class Results:
 
     def session_costs(self) -> list[SessionCost]:
         costs = []
-        for database, suites in self.reported.items():
-            if {"empty", "db_session", "warm_up"} <= set(suites):
-                fixed = suites["warm_up"]
-                costs.append(
-                    SessionCost(
-                        database,
-                        empty_ms=1000 * (suites["empty"] - fixed) / self.tests,
-                        db_session_ms=1000 * (suites["db_session"] - fixed) / self.tests,
-                    )
-                )
+        for database, suites in self.test_ms.items():
+            if {"empty", "db_session"} <= set(suites):
+                costs.append(SessionCost(database, suites["empty"], suites["db_session"]))
         return costs
 
     def as_json(self, command: Sequence[str]) -> dict[str, object]:
@@ -532,10 +542,10 @@ class Results:
             "repeat": self.repeat,
             "method": "throughput: net seconds = best wall time of the pytest subprocess - best "
             "wall time of a bare pytest run collecting nothing (baseline_seconds); db_session: "
-            "best pytest-reported duration minus that of the warm_up suite",
+            "mean of the middle half of pytest's per-test durations (JUnit XML), best run",
             "baseline_seconds": self.baseline_seconds,
             "net_seconds": self.seconds,
-            "pytest_reported_seconds": self.reported,
+            "typical_test_ms": self.test_ms,
             "throughput": [
                 {
                     **asdict(row),
@@ -590,16 +600,16 @@ class Results:
             "",
             f"Best of {self.repeat} runs. Tests per second: a suite's time is the wall time of its "
             "pytest process minus that of a bare pytest run collecting nothing, so it includes "
-            "loading the plugin, importing the app and creating the database. `db_session`: "
-            "pytest's reported durations, minus that of a suite holding only the warm-up test "
-            "that creates the database. Every suite runs one event loop per session.",
+            "loading the plugin, importing the app and creating the database. `db_session`: the "
+            "mean of the middle half of pytest's own per-test durations (setup + call + "
+            "teardown). Every suite runs one event loop per session.",
         ]
         return "\n".join(lines)
 
 
 # --- main -----------------------------------------------------------------------------------------
 
-SUITES = (*PATTERNS, "empty", "db_session", "warm_up")
+SUITES = (*PATTERNS, "empty", "db_session")
 
 
 def run_suite(target: Target, suite: Suite, run_id: str) -> Run:
@@ -652,7 +662,7 @@ def benchmark(
                 target.drop_leftovers(suites, run_id)
     baseline = min(run.wall_seconds for run in runs if run.suite == "baseline")
     seconds: dict[str, dict[str, float]] = {}
-    reported: dict[str, dict[str, float]] = {}
+    test_ms: dict[str, dict[str, float]] = {}
     for run in runs:
         if run.suite == "baseline":
             continue
@@ -660,10 +670,10 @@ def benchmark(
             failures.append(f"{run.suite} on {run.database}")
         best = seconds.setdefault(run.database, {})
         best[run.suite] = min(best.get(run.suite, math.inf), run.wall_seconds - baseline)
-        if run.pytest_seconds is not None:
-            best = reported.setdefault(run.database, {})
-            best[run.suite] = min(best.get(run.suite, math.inf), run.pytest_seconds)
-    return Results(tests, repeat, baseline, seconds, reported, runs, failures)
+        if run.typical_test_ms is not None:
+            best = test_ms.setdefault(run.database, {})
+            best[run.suite] = min(best.get(run.suite, math.inf), run.typical_test_ms)
+    return Results(tests, repeat, baseline, seconds, test_ms, runs, failures)
 
 
 def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
