@@ -83,6 +83,10 @@ class LoopThread:
         self.loop.close()
 
 
+# Sync driver methods that touch the socket or the loop; every other sync method (is_closed(),
+# transaction(), cursor(), get_attributes()...) only reads or builds Python objects.
+TRANSPORT_METHODS = frozenset({"terminate", "close", "abort", "ensure_closed"})
+
 _PROXY_TYPES: dict[type, bool] = {}
 _PLAIN = (str, bytes, int, float, bool, list, tuple, dict, set, type(None))
 
@@ -129,7 +133,10 @@ class DriverProxy:
             return call_async
 
         def call(*args: Any, **kwargs: Any) -> Any:
-            result = loop.call_sync(value, *args, **kwargs)
+            if name in TRANSPORT_METHODS:
+                result = loop.call_sync(value, *args, **kwargs)
+            else:  # a plain read or a new object: no I/O, safe from any thread (and no hop)
+                result = value(*args, **kwargs)
             if inspect.isawaitable(result) and not _needs_proxy(result):
                 return _hop(loop, _await(result))
             return _wrap(result, loop)

@@ -17,7 +17,14 @@ import socket
 from collections.abc import Iterable
 from typing import Any
 
-__all__ = ["STRAYS", "STRAY_CONNECTION", "STRAY_REQUEST", "NetworkGuard", "StrayRequestError"]
+__all__ = [
+    "STRAYS",
+    "STRAY_CONNECTION",
+    "STRAY_REQUEST",
+    "HttpxStrayHook",
+    "NetworkGuard",
+    "StrayRequestError",
+]
 
 STRAY_REQUEST = (
     "The test made a real network request: {request}.\n"
@@ -129,3 +136,59 @@ class NetworkGuard:
         socket.socket.connect = self._saved["connect"]  # type: ignore[method-assign]
         socket.socket.connect_ex = self._saved["connect_ex"]  # type: ignore[method-assign]
         socket.getaddrinfo = self._saved["getaddrinfo"]
+
+
+class HttpxStrayHook:
+    """Names the URL of an httpx request that would leave the machine, for a `NetworkGuard`.
+
+    Installed once on httpx's two transports (starting a respx router in every test costs
+    milliseconds); it acts only while `guard` is set, i.e. in tests that do not stub httpx with
+    `http_mock` (whose strict router reports strays itself).
+    """
+
+    def __init__(self) -> None:
+        self.guard: NetworkGuard | None = None
+        self._saved: tuple[Any, Any] | None = None
+
+    def check(self, request: Any) -> None:
+        guard = self.guard
+        if guard is None:
+            return
+        host = str(request.url.host)
+        if is_local(host) or host in guard._addresses or host == guard._hostname:
+            return
+        where = f"{request.method} {request.url}"
+        guard.strays.append(where)
+        url = str(request.url.copy_with(query=None))
+        raise StrayRequestError(stray_message(where, verb=request.method.lower(), url=url))
+
+    def install(self) -> None:
+        if self._saved is not None:
+            return
+        import httpx
+
+        hook = self
+        original_sync = httpx.HTTPTransport.handle_request
+        original_async = httpx.AsyncHTTPTransport.handle_async_request
+
+        def handle_request(transport: Any, request: Any) -> Any:
+            hook.check(request)
+            return original_sync(transport, request)
+
+        async def handle_async_request(transport: Any, request: Any) -> Any:
+            hook.check(request)
+            return await original_async(transport, request)
+
+        httpx.HTTPTransport.handle_request = handle_request  # type: ignore[method-assign,assignment]
+        httpx.AsyncHTTPTransport.handle_async_request = handle_async_request  # type: ignore[method-assign,assignment]
+        self._saved = (original_sync, original_async)
+
+    def uninstall(self) -> None:
+        if self._saved is None:
+            return
+        import httpx
+
+        httpx.HTTPTransport.handle_request, httpx.AsyncHTTPTransport.handle_async_request = (  # type: ignore[method-assign]
+            self._saved
+        )
+        self._saved = None

@@ -211,11 +211,17 @@ def _testbed_network(request: pytest.FixtureRequest) -> Iterator[None]:
         yield
         return
     with NetworkGuard(_allowed_hosts(services, request)) as guard:
-        router = _start_router(strict=True)
+        # respx only where the test stubs httpx; elsewhere the cheap hook names stray URLs
+        router = _start_router(strict=True) if "http_mock" in request.fixturenames else None
         request.node.stash[NETWORK_KEY] = router
+        hook = services.httpx_hook if router is None else None
+        if hook is not None:
+            hook.guard = guard
         try:
             yield
         finally:
+            if hook is not None:
+                hook.guard = None
             if router is not None:
                 router.stop()
     if _call_failed(request):
@@ -262,14 +268,24 @@ def http_mock(request: pytest.FixtureRequest) -> Iterator[Any]:
     if router is not None:
         yield router
         return
-    # No guard in this test (allow_network, or no [tool.testbed]): unmatched requests go out.
-    router = HTTPMock(allow_unmatched=True)
+    # Not known when the guard started (getfixturevalue), or no guard at all (allow_network, no
+    # [tool.testbed]): with a guard, this router takes over from the httpx hook, strictly.
+    services = _services(request)
+    hook = services.httpx_hook if services is not None else None
+    guarded = hook is not None and hook.guard is not None
+    if hook is not None:
+        hook.guard = None
+    router = HTTPMock(allow_unmatched=not guarded)
     router.start()
     try:
         yield router
     finally:
         router.stop()
-    if not _call_failed(request) and (unused := router.unused_stubs_message()):
+    if _call_failed(request):
+        return
+    if router.strays:
+        _fail(_strays_message(router.strays))
+    if unused := router.unused_stubs_message():
         _fail(unused)
 
 

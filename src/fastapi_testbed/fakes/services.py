@@ -15,11 +15,13 @@ import contextlib
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from fastapi_testbed.fakes.extras import MissingExtraError
 from fastapi_testbed.fakes.mail import MailSink, SendFunctionReplacement, SMTPCapture
+from fastapi_testbed.fakes.network import HttpxStrayHook
 
 __all__ = ["BAD_KEY", "MAIL_NOT_CONFIGURED", "FakeServices"]
 
@@ -112,7 +114,19 @@ class FakeServices:
                     self._set_env(endpoint_env, self.s3.start_server())
         return self
 
+    @cached_property
+    def httpx_hook(self) -> HttpxStrayHook | None:
+        """The session's httpx hook (installed on first use), or None without httpx."""
+        try:
+            hook = HttpxStrayHook()
+            hook.install()
+        except ImportError:
+            return None
+        return hook
+
     def stop(self) -> None:
+        if "httpx_hook" in self.__dict__ and self.httpx_hook is not None:
+            self.httpx_hook.uninstall()
         if self._send_function is not None:
             self._send_function.restore()
         if self.smtp is not None:
