@@ -186,6 +186,17 @@ def names(db=Depends(get_db)):
     return [item.name for item in db.scalars(select(Item).order_by(Item.id))]
 """
 
+# Every generated project runs anyio's tests on asyncio (the plugin supports asyncio only).
+ANYIO_ON_ASYNCIO = """
+import pytest
+
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
+
+"""
+
 TABLE = """
 [tool.pytest.ini_options]
 asyncio_default_fixture_loop_scope = "function"
@@ -228,8 +239,7 @@ class Project:
         )
         self.pytester.makepyprojecttoml(TABLE.format(ini=ini, makers=makers, extra=extra))
         self.pytester.makepyfile(test_app=textwrap.dedent(tests))
-        if conftest:
-            self.pytester.makeconftest(textwrap.dedent(conftest))
+        self.pytester.makeconftest(ANYIO_ON_ASYNCIO + textwrap.dedent(conftest))
 
     def run(self, *args: str, subprocess: bool = False) -> pytest.RunResult:
         options = ["-p", "no:randomly", "-p", "no:cacheprovider", *args]

@@ -6,16 +6,6 @@ import pytest
 
 from tests.conftest import Project
 
-ANYIO_BACKEND = """
-
-import pytest
-
-
-@pytest.fixture
-def anyio_backend():
-    return "asyncio"
-"""
-
 BODY = """
 from sqlalchemy import func, select
 from tbapp.models import Item
@@ -53,10 +43,6 @@ def test_async_runners_and_loop_scopes(
     sqlite_or_pg_project: Project, marker: str, ini: str
 ) -> None:
     tests = BODY.format(marker=marker)
-    if "anyio" in marker:
-        tests += (
-            "\n\nimport pytest\n\n@pytest.fixture\ndef anyio_backend():\n    return 'asyncio'\n"
-        )
     sqlite_or_pg_project.write(tests, ini=ini)
     result = sqlite_or_pg_project.run("-W", "error::pytest.PytestUnraisableExceptionWarning")
     result.assert_outcomes(passed=2)
@@ -70,10 +56,6 @@ from tbapp.main import EVENTS
 
 pytestmark = pytest.mark.anyio
 
-
-@pytest.fixture
-def anyio_backend():
-    return "asyncio"
 
 
 @pytest.fixture

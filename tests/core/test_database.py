@@ -172,10 +172,6 @@ from sqlalchemy import text
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend():
-    return "asyncio"
-
 
 async def test_schema_from_migrations(client, db_session):
     assert (await client.post("/items", json={"name": "a"})).status_code == 201

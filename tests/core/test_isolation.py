@@ -12,10 +12,6 @@ from tbapp.models import Item
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend():
-    return "asyncio"
-
 
 async def test_1_app_commits(client, db_session):
     response = await client.post("/items", json={"name": "a", "background": True})
@@ -49,10 +45,6 @@ from tbapp.models import Item
 
 pytestmark = pytest.mark.anyio
 
-
-@pytest.fixture
-def anyio_backend():
-    return "asyncio"
 
 
 async def test_app_rollback_keeps_test_data(client, db_session):
@@ -95,10 +87,6 @@ async def test_savepoint_rollback_really_rolls_back(db_session):
     names = (await db_session.scalars(select(Item.name))).all()
     assert names == ["kept"]
 
-
-@pytest.fixture
-def anyio_backend():
-    return "asyncio"
 """
 
 
@@ -140,10 +128,6 @@ def test_sessionmaker_restored_after_the_test():
     assert SessionLocal.kw["autoflush"] is False  # the app's own change, kept
     assert SessionLocal.kw["bind"].url.database.endswith(("test_tbapp", "test_tbapp.db"))
 
-
-@pytest.fixture
-def anyio_backend():
-    return "asyncio"
 """
 
 
@@ -190,10 +174,6 @@ from tbapp.main import app
 
 pytestmark = pytest.mark.anyio
 
-
-@pytest.fixture
-def anyio_backend():
-    return "asyncio"
 
 
 async def test_1_override_installed(client, db_session):
@@ -249,10 +229,6 @@ import pytest
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend():
-    return "asyncio"
-
 
 async def test_concurrent_requests_on_one_connection(client):
     await asyncio.gather(*(client.post("/items", json={"name": f"n{i}"}) for i in range(10)))
@@ -291,10 +267,6 @@ from sqlalchemy import text
 
 pytestmark = pytest.mark.anyio
 
-
-@pytest.fixture
-def anyio_backend():
-    return "asyncio"
 
 
 @pytest.mark.testbed(isolation="truncate")
