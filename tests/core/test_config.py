@@ -144,3 +144,24 @@ def test_sessionmaker_entry_must_be_a_sessionmaker(sqlite_project: Project) -> N
     result = sqlite_project.run()
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*sessionmakers entry 'tbapp.db:engine' is a AsyncEngine*"])
+
+
+def test_precedence_cli_then_environment_then_table(
+    sqlite_project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sqlite_project.write(ENV_BEFORE_IMPORT, extra='database_url = "postgresql://h/from_table"')
+    header = "*testbed: database postgresql+asyncpg://{where}/test_{name} (from {source};*"
+    result = sqlite_project.run("--co")
+    result.stdout.fnmatch_lines(
+        [header.format(where="h", name="from_table", source="?tool.testbed? in *pyproject.toml")]
+    )
+    monkeypatch.setenv("TESTBED_DATABASE_URL", "postgresql://h/from_env")
+    monkeypatch.setenv("TESTBED_REUSE_DB", "1")
+    result = sqlite_project.run("--co")
+    result.stdout.fnmatch_lines(
+        [header.format(where="h", name="from_env", source="env TESTBED_DATABASE_URL") + "reuse,*"]
+    )
+    result = sqlite_project.run("--co", "--testbed-db-url", "postgresql://h/from_cli")
+    result.stdout.fnmatch_lines(
+        [header.format(where="h", name="from_cli", source="--testbed-db-url")]
+    )
