@@ -126,12 +126,19 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     )
     where = f"[tool.testbed] in {settings.pyproject}"
     reuse = "reuse" if settings.reuse_db else "create and drop"
+    sessions = (
+        f"sessionmakers {', '.join(settings.sessionmakers)}"
+        if settings.sessionmakers
+        else f"dependency {settings.dependency}"
+        if settings.dependency
+        else "the plugin's own sessions"
+    )
     return [
         f"testbed: app {settings.app} (from {where})",
         f"testbed: database {render(environment.url)} "
         f"(from {settings.source('database_url')}; {reuse}, "
         f"{'async' if environment.is_async else 'sync'} driver)",
-        f"testbed: schema by {schema}; sessionmakers {', '.join(settings.sessionmakers) or '-'}",
+        f"testbed: schema by {schema}; sessions from {sessions}",
     ]
 
 

@@ -52,7 +52,7 @@ def test_report_header_shows_app_url_and_sources(sqlite_project: Project) -> Non
             "testbed: database postgresql+asyncpg://postgres:***@127.0.0.1:5432/test_shop "
             "(from --testbed-db-url; create and drop, async driver)",
             "testbed: schema by metadata tbapp.models:Base.metadata; "
-            "sessionmakers tbapp.db:SessionLocal",
+            "sessions from sessionmakers tbapp.db:SessionLocal",
         ]
     )
     assert "s3cret" not in result.stdout.str()
@@ -164,4 +164,12 @@ def test_precedence_cli_then_environment_then_table(
     result = sqlite_project.run("--co", "--testbed-db-url", "postgresql://h/from_cli")
     result.stdout.fnmatch_lines(
         [header.format(where="h", name="from_cli", source="--testbed-db-url")]
+    )
+
+
+def test_header_names_the_session_dependency(sqlite_project: Project) -> None:
+    sqlite_project.write(ENV_BEFORE_IMPORT, mode="dependency")
+    result = sqlite_project.run("--co")
+    result.stdout.fnmatch_lines(
+        ["testbed: schema by metadata *; sessions from dependency tbapp.db:get_db"]
     )
