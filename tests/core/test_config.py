@@ -81,7 +81,10 @@ def test_sync_app_gets_a_sync_driver(sqlite_project: Project) -> None:
 def test_no_table_keeps_the_plugin_dormant_until_a_fixture_is_used(
     pytester: pytest.Pytester,
 ) -> None:
-    pytester.makepyprojecttoml("[tool.other]\nx = 1\n")
+    pytester.makepyprojecttoml(
+        '[tool.pytest.ini_options]\nasyncio_default_fixture_loop_scope = "function"\n'
+        "[tool.other]\nx = 1\n"
+    )
     pytester.makepyfile(
         """
         def test_plain():
