@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, MetaData, text
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.pool import NullPool
 
 from fastapi_testbed.bridge import LoopThread
 from fastapi_testbed.engines import AnyEngine, create_test_engine, dispose, run_sync
@@ -97,26 +98,18 @@ class TestDatabase:
             is_async=self.is_async,
             loop=self.loop,
             isolation_level="AUTOCOMMIT",
-            poolclass=_null_pool(),
+            poolclass=NullPool,
         )
+
+        def work(connection: Connection) -> Any:
+            for statement in statements:
+                connection.exec_driver_sql(statement)
+            if query is not None:
+                return connection.execute(text(query), {"name": self.url.database}).first()
+            return None
+
         try:
-
-            def work(connection: Connection) -> Any:
-                for statement in statements:
-                    connection.exec_driver_sql(statement)
-                if query is not None:
-                    return connection.execute(text(query), {"name": self.url.database}).first()
-                return None
-
-            if self.is_async:
-
-                async def main() -> Any:
-                    async with admin.connect() as connection:  # type: ignore[union-attr]
-                        return await connection.run_sync(work)
-
-                return self.loop.run(main())
-            with admin.connect() as connection:  # type: ignore[union-attr]
-                return work(connection)
+            return run_sync(admin, self.loop, work)  # AUTOCOMMIT: no BEGIN around CREATE DATABASE
         except DBAPIError as exc:
             if isinstance(exc, OperationalError | InterfaceError) or exc.connection_invalidated:
                 raise TestbedError(
@@ -262,12 +255,6 @@ def empty_tables(connection: Connection, names: list[str]) -> None:
         return
     for name in names:
         connection.exec_driver_sql(f"DELETE FROM {quote(name)}")
-
-
-def _null_pool() -> Any:
-    from sqlalchemy.pool import NullPool
-
-    return NullPool
 
 
 def _first_line(exc: BaseException) -> str:
