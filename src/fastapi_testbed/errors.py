@@ -60,6 +60,11 @@ NOT_A_SESSIONMAKER = (
     '"myapp.db:get_db" instead.'
 )
 
+NOT_METADATA = (
+    "fastapi-testbed: [tool.testbed] metadata = {value!r} is a {found}, expected a "
+    "sqlalchemy.MetaData (usually Base.metadata).\nPoint metadata at it in {path}."
+)
+
 NO_SCHEMA = (
     "fastapi-testbed: [tool.testbed] names neither metadata nor alembic_ini, so the test database "
     'would have no tables.\nSet metadata = "myapp.models:Base.metadata" (create_all) or '

@@ -17,10 +17,10 @@ from fastapi_testbed.config import Settings
 from fastapi_testbed.database import TestDatabase
 from fastapi_testbed.engines import AnyEngine, create_test_engine
 from fastapi_testbed.errors import (
-    BAD_PATH_FORMAT,
     NEEDS_APP,
     NO_SCHEMA,
     NOT_A_SESSIONMAKER,
+    NOT_METADATA,
     TestbedError,
 )
 from fastapi_testbed.importing import import_string
@@ -54,7 +54,11 @@ class Runtime:
             raise TestbedError(NO_SCHEMA.format(path=settings.pyproject))
         metadata = self._import("metadata", settings.metadata) if settings.metadata else None
         if metadata is not None and not isinstance(metadata, MetaData):
-            raise TestbedError(BAD_PATH_FORMAT.format(key="metadata", value=settings.metadata))
+            raise TestbedError(
+                NOT_METADATA.format(
+                    value=settings.metadata, found=type(metadata).__name__, path=settings.pyproject
+                )
+            )
         self.loop = LoopThread()
         self.engine: AnyEngine = create_test_engine(
             self.url, is_async=self.is_async, loop=self.loop

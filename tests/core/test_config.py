@@ -176,3 +176,14 @@ def test_header_names_the_session_dependency(sqlite_project: Project) -> None:
     result.stdout.fnmatch_lines(
         ["testbed: schema by metadata *; sessions from dependency tbapp.db:get_db"]
     )
+
+
+def test_metadata_must_be_a_metadata(sqlite_project: Project) -> None:
+    sqlite_project.write("def test_x(db_session):\n    pass\n")
+    pyproject = sqlite_project.pytester.path / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace("Base.metadata", "Base"))
+    result = sqlite_project.run()
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        ["*metadata = 'tbapp.models:Base' is a *, expected a sqlalchemy.MetaData*"]
+    )
