@@ -29,9 +29,9 @@ ASYNC_DB = """
 import os
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
-engine = create_async_engine(os.environ["DATABASE_URL"])
+URL_AT_IMPORT = os.environ.get("DATABASE_URL", "sqlite+aiosqlite:///./tbapp.db")
+engine = create_async_engine(URL_AT_IMPORT)
 SessionLocal = async_sessionmaker(engine, expire_on_commit=False)
-URL_AT_IMPORT = os.environ["DATABASE_URL"]
 
 
 async def get_db():
@@ -44,9 +44,9 @@ import os
 from sqlalchemy import create_engine
 from sqlalchemy.orm import sessionmaker
 
-engine = create_engine(os.environ["DATABASE_URL"], connect_args={})
+URL_AT_IMPORT = os.environ.get("DATABASE_URL", "sqlite:///./tbapp.db")
+engine = create_engine(URL_AT_IMPORT, connect_args={})
 SessionLocal = sessionmaker(engine, expire_on_commit=False)
-URL_AT_IMPORT = os.environ["DATABASE_URL"]
 
 
 def get_db():

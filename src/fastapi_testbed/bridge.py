@@ -18,7 +18,7 @@ import threading
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
-__all__ = ["LoopThread", "bridged_connect"]
+__all__ = ["LoopThread", "bridged_connect", "driver_connect"]
 
 T = TypeVar("T")
 
@@ -158,15 +158,38 @@ async def _hop(loop: LoopThread, coroutine: Coroutine[Any, Any, Any]) -> Any:
     return _wrap(await loop.call(coroutine), loop)
 
 
+def driver_connect(driver: str) -> Callable[..., Awaitable[Any]]:
+    """The ``connect`` coroutine function of an async driver, by SQLAlchemy's driver name."""
+    if driver == "asyncpg":
+        import asyncpg  # type: ignore[import-untyped]
+
+        return asyncpg.connect  # type: ignore[no-any-return]
+    if driver == "aiomysql":
+        import aiomysql  # type: ignore[import-untyped]
+
+        return aiomysql.connect  # type: ignore[no-any-return]
+    if driver == "asyncmy":
+        import asyncmy  # type: ignore[import-not-found]
+
+        return asyncmy.connect  # type: ignore[no-any-return]
+    if driver in {"psycopg", "psycopg_async"}:
+        import psycopg
+
+        return psycopg.AsyncConnection.connect
+    raise LookupError(driver)
+
+
 def bridged_connect(
-    loop: LoopThread, connect: Callable[..., Awaitable[Any]]
+    loop: LoopThread | Callable[[], LoopThread], connect: Callable[..., Awaitable[Any]]
 ) -> Callable[..., Coroutine[Any, Any, Any]]:
     """Wrap a driver's ``connect`` so the connection is opened on, and bound to, ``loop``."""
 
     async def open_on_loop(*args: Any, **kwargs: Any) -> Any:
+        owner = loop if isinstance(loop, LoopThread) else loop()
+
         async def opening() -> Any:
             return await connect(*args, **kwargs)
 
-        return DriverProxy(await loop.call(opening()), loop)
+        return DriverProxy(await owner.call(opening()), owner)
 
     return open_on_loop

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -41,8 +41,11 @@ class LifespanTransport(httpx.AsyncBaseTransport):
     fixture and shutdown in the test's task (anyio forbids exiting a task group elsewhere).
     """
 
-    def __init__(self, app: Any) -> None:
+    def __init__(
+        self, app: Any, after_request: Callable[[], Awaitable[None]] | None = None
+    ) -> None:
         self.app = app
+        self.after_request = after_request
         self._transport: httpx.ASGITransport | None = None
         self._task: asyncio.Task[None] | None = None
         self._stop: asyncio.Event | None = None
@@ -91,12 +94,17 @@ class LifespanTransport(httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         await self.start()
         assert self._transport is not None
-        return await self._transport.handle_async_request(request)
+        response = await self._transport.handle_async_request(request)
+        if self.after_request is not None:
+            await self.after_request()
+        return response
 
 
 def make_async_client(
-    app: Any, base_url: str = "http://test"
+    app: Any,
+    base_url: str = "http://test",
+    after_request: Callable[[], Awaitable[None]] | None = None,
 ) -> tuple[httpx.AsyncClient, LifespanTransport]:
     """An AsyncClient for ``app`` and its transport (whose ``stop()`` ends the lifespan)."""
-    transport = LifespanTransport(app)
+    transport = LifespanTransport(app, after_request)
     return httpx.AsyncClient(transport=transport, base_url=base_url), transport

@@ -17,7 +17,6 @@ import pytest
 
 from fastapi_testbed.errors import (
     BAD_TABLE_VALUE,
-    BOTH_SCHEMAS,
     UNKNOWN_KEYS,
     TestbedError,
 )
@@ -40,6 +39,7 @@ CORE_KEYS = frozenset(
         "env",
         "async",
         "reuse_db",
+        "databases",
     }
 )
 # Keys read by the fakes plugin (fastapi_testbed.fakes); accepted here so typos elsewhere stand out.
@@ -70,6 +70,8 @@ class Settings:
     database_url: str | None = None
     metadata: str | None = None
     alembic_ini: Path | None = None
+    databases: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    app_database_url: str | None = None
     sessionmakers: tuple[str, ...] = ()
     dependency: str | None = None
     env: Mapping[str, str] = field(default_factory=dict)
@@ -112,6 +114,32 @@ def _expect(
     return value
 
 
+def _databases(table: Mapping[str, Any], path: Path) -> dict[str, dict[str, Any]]:
+    """[tool.testbed.databases.<name>]: the schema of each further database, by its app name."""
+    raw = _expect(table, "databases", dict, "a table of tables", path) or {}
+    databases: dict[str, dict[str, Any]] = {}
+    for name, entry in raw.items():
+        key = f"databases.{name}"
+        if not isinstance(entry, dict) or set(entry) - {"metadata", "alembic_ini"}:
+            raise TestbedError(
+                BAD_TABLE_VALUE.format(
+                    key=key,
+                    path=path,
+                    expected="a table with metadata and/or alembic_ini",
+                    found=entry,
+                )
+            )
+        metadata = _expect(entry, "metadata", str, "a string", path)
+        alembic = _expect(entry, "alembic_ini", str, "a string", path)
+        if metadata is not None:
+            split_path(metadata, f"{key}.metadata")
+        databases[str(name)] = {
+            "metadata": metadata,
+            "alembic_ini": (path.parent / alembic) if alembic else None,
+        }
+    return databases
+
+
 def resolve_settings(
     *,
     rootpath: Path,
@@ -143,8 +171,6 @@ def resolve_settings(
     url_env = _expect(table, "database_url_env", str, "a string", path) or "DATABASE_URL"
     metadata = _expect(table, "metadata", str, "a string", path)
     alembic = _expect(table, "alembic_ini", str, "a string", path)
-    if metadata and alembic:
-        raise TestbedError(BOTH_SCHEMAS.format(path=path))
     makers = _expect(table, "sessionmakers", (list, str), "a list of strings", path) or []
     if isinstance(makers, str):
         makers = [makers]
@@ -168,7 +194,9 @@ def resolve_settings(
     env = {str(key): str(value) for key, value in env.items()}
     is_async = _expect(table, "async", bool, "true or false", path)
 
-    # The database: CLI, then environment, then [tool.testbed], then the app's own variable.
+    databases = _databases(table, path)
+
+    # The server: CLI, then environment, then [tool.testbed]; else each engine's own server.
     database_url: str | None = None
     if cli_db_url:
         database_url, sources["database_url"] = cli_db_url, "--testbed-db-url"
@@ -176,10 +204,17 @@ def resolve_settings(
         database_url, sources["database_url"] = environ[DB_URL_ENV], f"env {DB_URL_ENV}"
     elif table.get("database_url"):
         database_url = _expect(table, "database_url", str, "a string", path)
-    elif env.get(url_env):
-        database_url, sources["database_url"] = env[url_env], f"[tool.testbed] env.{url_env}"
+    else:
+        sources.pop("database_url", None)
+    # The app's own variable, if it has one: its test database is exported in its place.
+    app_database_url: str | None = None
+    if env.get(url_env):
+        app_database_url, sources["app_database_url"] = (
+            env[url_env],
+            f"[tool.testbed] env.{url_env}",
+        )
     elif environ.get(url_env):
-        database_url, sources["database_url"] = environ[url_env], f"env {url_env}"
+        app_database_url, sources["app_database_url"] = environ[url_env], f"env {url_env}"
 
     reuse = bool(_expect(table, "reuse_db", bool, "true or false", path))
     if cli_reuse_db:
@@ -198,6 +233,8 @@ def resolve_settings(
         database_url=database_url,
         metadata=metadata,
         alembic_ini=(path.parent / alembic) if alembic else None,
+        databases=databases,
+        app_database_url=app_database_url,
         sessionmakers=tuple(makers),
         dependency=dependency,
         env=env,

@@ -9,26 +9,36 @@ Used as a context manager, with no pytest in sight::
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import Connection, MetaData, text
+from sqlalchemy import Connection, MetaData, inspect, text
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.pool import NullPool
 
 from fastapi_testbed.bridge import LoopThread
 from fastapi_testbed.engines import AnyEngine, create_test_engine, dispose, run_sync
-from fastapi_testbed.errors import SCHEMA_FAILED, SERVER_REFUSED, UNREACHABLE, TestbedError
+from fastapi_testbed.errors import (
+    MISSING_TABLES,
+    SCHEMA_FAILED,
+    SERVER_REFUSED,
+    UNREACHABLE,
+    TestbedError,
+)
 from fastapi_testbed.urls import SETTING, check_test_database, render
 
 __all__ = ["TestDatabase", "empty_tables"]
 
 
 class TestDatabase:
-    """A test database on a server (or a SQLite file): created on enter, dropped on exit."""
+    """A test database on a server (or a SQLite file): created and built once, dropped at the end.
+
+    ``schema`` returns what builds it (a MetaData, an alembic.ini, or neither) and is called at
+    the first :meth:`ensure`, so the app's models are imported only once the environment is set.
+    """
 
     __test__ = False
 
@@ -36,35 +46,63 @@ class TestDatabase:
         self,
         url: URL,
         *,
-        engine: AnyEngine,
-        loop: LoopThread,
+        loop: LoopThread | Callable[[], LoopThread],
         is_async: bool,
-        metadata: MetaData | None = None,
-        alembic_ini: Path | None = None,
+        schema: Callable[[], tuple[MetaData | None, Path | None]] = lambda: (None, None),
         reuse: bool = False,
         recreate: bool = False,
         app_urls: Iterable[tuple[str, str]] = (),
         source: str = "default",
     ) -> None:
         self.url = url
-        self.engine = engine
-        self.loop = loop
+        self._loop = loop
         self.is_async = is_async
-        self.metadata = metadata
-        self.alembic_ini = alembic_ini
+        self._schema = schema
+        self.metadata: MetaData | None = None
+        self.alembic_ini: Path | None = None
         self.reuse = reuse
         self.recreate = recreate
         self.app_urls = tuple(app_urls)
         self.source = source
         self.created = False
+        self.ready = False
+        self.building = False
+        self._engine: AnyEngine | None = None
         self._tables: list[str] | None = None
+        self._lock = threading.Lock()
 
     @property
     def backend(self) -> str:
         return self.url.get_backend_name()
 
+    @property
+    def loop(self) -> LoopThread:
+        return self._loop if isinstance(self._loop, LoopThread) else self._loop()
+
+    @property
+    def engine(self) -> AnyEngine:
+        """The plugin's own engine on this database (schema, emptying)."""
+        if self._engine is None:
+            self._engine = create_test_engine(self.url, is_async=self.is_async, loop=self.loop)
+        return self._engine
+
     # --- lifecycle -------------------------------------------------------------------------
-    def __enter__(self) -> TestDatabase:
+    def ensure(self) -> TestDatabase:
+        """Create the database and build its schema, once (connections meanwhile go through)."""
+        if self.ready or self.building:
+            return self
+        with self._lock:
+            if self.ready or self.building:
+                return self
+            self.building = True
+            try:
+                self._ensure()
+            finally:
+                self.building = False
+        return self
+
+    def _ensure(self) -> None:
+        self.metadata, self.alembic_ini = self._schema()
         check_test_database(self.url, "create", app_urls=self.app_urls)
         exists = self._exists()
         if exists and (self.recreate or not self.reuse):
@@ -74,7 +112,19 @@ class TestDatabase:
             self._create()
         self.created = True
         self.build_schema()
-        return self
+        self.check_tables()
+        self.ready = True
+
+    __enter__ = ensure
+
+    def close(self) -> None:
+        """Close the plugin's connections; drop the database unless it is to be reused."""
+        if self._engine is not None:
+            dispose(self._engine, self.loop)
+            self._engine = None
+        if self.created and not self.reuse:
+            self.created = self.ready = False
+            self._drop()
 
     def __exit__(
         self,
@@ -82,9 +132,7 @@ class TestDatabase:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        dispose(self.engine, self.loop)
-        if self.created and not self.reuse:
-            self._drop()
+        self.close()
 
     # --- server-level work, on a sync connection to the server's maintenance database -------
     def _admin_url(self) -> URL:
@@ -169,7 +217,7 @@ class TestDatabase:
         """create_all (idempotent), or `alembic upgrade head` in a thread with no running loop."""
         check_test_database(self.url, "build the schema of", app_urls=self.app_urls)
         try:
-            if self.metadata is not None:
+            if self.metadata is not None and self.alembic_ini is None:
                 metadata = self.metadata
                 run_sync(self.engine, self.loop, lambda c: metadata.create_all(c))
             elif self.alembic_ini is not None:
@@ -181,13 +229,29 @@ class TestDatabase:
                 UNREACHABLE.format(url=render(self.url), source=self.source, error=_first_line(exc))
             ) from exc
         except Exception as exc:
-            how = "metadata.create_all" if self.metadata is not None else "alembic upgrade head"
-            setting = "metadata" if self.metadata is not None else "alembic_ini"
+            how = "alembic upgrade head" if self.alembic_ini is not None else "metadata.create_all"
+            setting = "alembic_ini" if self.alembic_ini is not None else "metadata"
             raise TestbedError(
                 SCHEMA_FAILED.format(
                     url=render(self.url), how=how, error=_first_line(exc), setting=setting
                 )
             ) from exc
+
+    def check_tables(self) -> None:
+        """Stop when the built database lacks tables the app's metadata declares."""
+        metadata = self.metadata
+        if metadata is None:
+            return
+        expected = {table.name for table in metadata.sorted_tables}
+        found: set[str] = set(
+            run_sync(self.engine, self.loop, lambda c: inspect(c).get_table_names())
+        )
+        missing = sorted(expected - found)
+        if missing:
+            how = f"alembic upgrade head ({self.alembic_ini})" if self.alembic_ini else "create_all"
+            raise TestbedError(
+                MISSING_TABLES.format(url=render(self.url), tables=", ".join(missing), how=how)
+            )
 
     def _alembic_upgrade(self) -> None:
         from alembic import command

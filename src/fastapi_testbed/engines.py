@@ -9,24 +9,12 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from fastapi_testbed.bridge import LoopThread, bridged_connect
+from fastapi_testbed.bridge import LoopThread, bridged_connect, driver_connect
 
 __all__ = ["AnyEngine", "create_test_engine", "dispose", "run_sync", "set_sqlite_begin"]
 
 AnyEngine = Engine | AsyncEngine
 T = TypeVar("T")
-
-
-def _driver_connect(dbapi: Any, driver: str) -> Callable[..., Any]:
-    if driver == "asyncpg":
-        return dbapi.asyncpg.connect  # type: ignore[no-any-return]
-    if driver == "aiomysql":
-        return dbapi.aiomysql.connect  # type: ignore[no-any-return]
-    if driver == "asyncmy":
-        return dbapi.asyncmy.connect  # type: ignore[no-any-return]
-    if driver in {"psycopg", "psycopg_async"}:
-        return dbapi.psycopg.AsyncConnection.connect  # type: ignore[no-any-return]
-    raise LookupError(driver)
 
 
 BEGIN_KEY = "fastapi_testbed_begin"
@@ -53,7 +41,8 @@ def _fix_sqlite_transactions(engine: Engine) -> None:
 
 
 def create_test_engine(url: URL, *, is_async: bool, loop: LoopThread, **kwargs: Any) -> AnyEngine:
-    """An engine for ``url``; async driver connections live on ``loop`` (see bridge.py)."""
+    """The plugin's own engine for ``url``; async driver connections live on ``loop``."""
+    from fastapi_testbed.binding import INTERNAL, current_binder
     backend = url.get_backend_name()
     options: dict[str, Any] = {}
     connect_args: dict[str, Any] = {}
@@ -62,25 +51,23 @@ def create_test_engine(url: URL, *, is_async: bool, loop: LoopThread, **kwargs: 
     elif "poolclass" not in kwargs:
         # Never wait for a pooled connection: a wait would tie the pool's queue to one event loop.
         options.update(pool_size=5, max_overflow=-1, pool_pre_ping=False)
+    engine: AnyEngine
+    if is_async and current_binder() is not None:
+        # create_async_engine calls the wrapped create_engine: mark the plugin's own engine
+        kwargs[INTERNAL] = True
     if is_async and backend != "sqlite":
-        driver = url.get_driver_name()
-        holder: dict[str, AnyEngine] = {}
-
-        async def connect(*args: Any, **kw: Any) -> Any:
-            default = _driver_connect(holder["engine"].dialect.loaded_dbapi, driver)
-            return await bridged_connect(loop, default)(*args, **kw)
-
-        connect_args["async_creator_fn"] = connect
-        engine: AnyEngine = create_async_engine(url, connect_args=connect_args, **options, **kwargs)
-        holder["engine"] = engine
-        return engine
-    if is_async:
+        connect = driver_connect(url.get_driver_name())
+        connect_args["async_creator_fn"] = bridged_connect(loop, connect)
+        engine = create_async_engine(url, connect_args=connect_args, **options, **kwargs)
+    elif is_async:
         engine = create_async_engine(url, connect_args=connect_args, **options, **kwargs)
         _fix_sqlite_transactions(engine.sync_engine)
-        return engine
-    engine = create_engine(url, connect_args=connect_args, **options, **kwargs)
-    if backend == "sqlite":
-        _fix_sqlite_transactions(engine)
+    else:
+        engine = create_engine(url, connect_args=connect_args, **options, **kwargs)
+        if backend == "sqlite":
+            _fix_sqlite_transactions(engine)
+    sync_engine = engine.sync_engine if isinstance(engine, AsyncEngine) else engine
+    sync_engine.dialect.__dict__[INTERNAL] = True
     return engine
 
 

@@ -8,21 +8,30 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy.engine import URL
+from sqlalchemy.engine import URL, make_url
 
 from fastapi_testbed.config import Settings
-from fastapi_testbed.urls import detect_async, test_database_url
+from fastapi_testbed.errors import BAD_ENV_PLACEHOLDER, BAD_URL, TestbedError
+from fastapi_testbed.urls import (
+    DEFAULT_URL,
+    SETTING,
+    TestUrls,
+    choose_driver,
+    detect_async,
+    project_name,
+)
 
 __all__ = ["Environment", "prepare_environment"]
 
 
 @dataclass
 class Environment:
-    """The resolved test database and the environment variables the plugin changed."""
+    """The test database URLs and the environment variables the plugin changed."""
 
     url: URL
     is_async: bool
     app_urls: tuple[tuple[str, str], ...]
+    urls: TestUrls
     saved: dict[str, str | None] = field(default_factory=dict)
     temp_dir: Path | None = None
 
@@ -43,15 +52,56 @@ class Environment:
             self.temp_dir = None
 
 
+def _parse(value: str, source: str) -> URL:
+    try:
+        return make_url(value)
+    except Exception:  # SQLAlchemy's ArgumentError and friends: one message instead
+        raise TestbedError(BAD_URL.format(url=value, source=source, setting=SETTING)) from None
+
+
+def placeholders(url: URL) -> dict[str, str]:
+    """What `env` values may use: the main test database's URL and its parts."""
+    return {
+        "test_url": url.render_as_string(hide_password=False),
+        "test_host": url.host or "",
+        "test_port": str(url.port or ""),
+        "test_user": url.username or "",
+        "test_password": url.password or "",
+        "test_database": url.database or "",
+    }
+
+
 def prepare_environment(settings: Settings, *, worker: str | None, cache_dir: Path) -> Environment:
-    """Resolve the test database URL and export it (and the `env` table) for the app to read."""
+    """Map database URLs to test databases; export the app's URL variable and the `env` table."""
     is_async = detect_async(settings)
     temp_dir: Path | None = None
     if settings.reuse_db:
         sqlite_dir = cache_dir
     else:
         temp_dir = sqlite_dir = Path(tempfile.mkdtemp(prefix="fastapi-testbed-"))
-    url = test_database_url(settings, is_async=is_async, worker=worker, sqlite_dir=sqlite_dir)
+    server = (
+        _parse(settings.database_url, settings.source("database_url"))
+        if settings.database_url
+        else None
+    )
+    urls = TestUrls(
+        server=server,
+        worker=worker,
+        sqlite_dir=sqlite_dir,
+        project=project_name(settings),
+        source=settings.source("database_url"),
+    )
+    app_url = (
+        _parse(settings.app_database_url, settings.source("app_database_url"))
+        if settings.app_database_url
+        else None
+    )
+    exported = app_url or server
+    if exported is not None:
+        url = urls.map(exported, is_async=is_async)
+    else:  # the database of an app with no engine of its own; no engine's name is claimed
+        url = urls.map(make_url(DEFAULT_URL), is_async=is_async, main=False)
+        url = choose_driver(url, is_async, "default")
     # The databases the app would use outside tests; the safety rule never lets us touch them.
     app_urls = tuple(
         (f"{origin} {settings.database_url_env}", value)
@@ -61,8 +111,20 @@ def prepare_environment(settings: Settings, *, worker: str | None, cache_dir: Pa
         )
         if value
     )
-    environment = Environment(url=url, is_async=is_async, app_urls=app_urls, temp_dir=temp_dir)
+    environment = Environment(
+        url=url, is_async=is_async, app_urls=app_urls, urls=urls, temp_dir=temp_dir
+    )
+    parts = placeholders(url)
     for name, value in settings.env.items():
-        environment.set(name, value)
-    environment.set(settings.database_url_env, url.render_as_string(hide_password=False))
+        try:
+            environment.set(name, value.format_map(parts) if "{" in value else value)
+        except (KeyError, ValueError, IndexError) as exc:
+            raise TestbedError(
+                BAD_ENV_PLACEHOLDER.format(
+                    name=name, value=value, error=exc, known=", ".join(f"{{{p}}}" for p in parts)
+                )
+            ) from None
+    if exported is not None:
+        # an app that reads its URL from this variable gets the test database's
+        environment.set(settings.database_url_env, url.render_as_string(hide_password=False))
     return environment

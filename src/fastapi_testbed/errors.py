@@ -137,3 +137,33 @@ SYNC_SESSION_IN_SYNC_TEST = (
     "function.\nMake the test `async def` (with @pytest.mark.anyio or @pytest.mark.asyncio), or "
     "use testbed.run(coroutine) to await from sync code."
 )
+
+FOREIGN_DATABASE = (
+    "fastapi-testbed: refusing a connection to {name!r} at {url}: it is not a test database, and "
+    "the engine was created before the plugin could point it at one (before pytest loaded the "
+    "plugin, or with a saved reference to the original create_engine).\nCreate the engine when "
+    "the app is imported (a conftest or test module), or point it at a test database through "
+    "[tool.testbed] env."
+)
+
+MISSING_TABLES = (
+    "fastapi-testbed: after {how}, the test database {url} lacks table(s) {tables} that the "
+    "app's metadata declares.\nAdd a migration for them, or fix the [tool.testbed] metadata / "
+    "alembic_ini setting."
+)
+
+EMPTY_METADATA = (
+    "fastapi-testbed: [tool.testbed] metadata = {value!r} holds no tables: the module that "
+    "defines the models was never imported.\nPoint metadata at a module that imports every "
+    "model (for example myapp.models:Base.metadata), in {path}."
+)
+
+BAD_URL = (
+    "fastapi-testbed: {url!r} (from {source}) is not a database URL; expected something like "
+    "postgresql://user@host:5432/ or sqlite://.\nChange {setting}."
+)
+
+BAD_ENV_PLACEHOLDER = (
+    "fastapi-testbed: [tool.testbed] env.{name} = {value!r}: {error} is not a placeholder the "
+    "plugin fills; known: {known} (write {{{{ and }}}} for literal braces)."
+)

@@ -16,6 +16,8 @@ from fastapi_testbed.errors import BAD_MARKER, NO_CONFIG, SYNC_SESSION_IN_SYNC_T
 from fastapi_testbed.testbed import ISOLATIONS, Runtime, Testbed
 
 __all__ = [
+    "RUNTIME_KEY",
+    "SCOPE_KEY",
     "TRANSPORT_KEY",
     "client",
     "db_connection",
@@ -27,6 +29,8 @@ __all__ = [
 ]
 
 ENVIRONMENT_KEY = pytest.StashKey[Any]()
+RUNTIME_KEY = pytest.StashKey[Runtime]()
+SCOPE_KEY = pytest.StashKey[Any]()
 TRANSPORT_KEY = pytest.StashKey[Any]()
 
 
@@ -53,29 +57,23 @@ def testbed_settings(pytestconfig: pytest.Config) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def _testbed_runtime(testbed_settings: Settings, pytestconfig: pytest.Config) -> Iterator[Runtime]:
-    """Internal: the test database, created once per session (per xdist worker)."""
-    environment = pytestconfig.stash[ENVIRONMENT_KEY]
-    runtime = Runtime(
-        testbed_settings,
-        url=environment.url,
-        is_async=environment.is_async,
-        app_urls=environment.app_urls,
-    )
+def _testbed_runtime(testbed_settings: Settings, pytestconfig: pytest.Config) -> Runtime:
+    """Internal: the app imported, its main test database created (once per xdist worker)."""
+    runtime = pytestconfig.stash[RUNTIME_KEY]
     with failing_clearly():
         runtime.__enter__()
-    try:
-        yield runtime
-    finally:
-        runtime.__exit__(None, None, None)
+    return runtime
 
 
-def _isolation(request: pytest.FixtureRequest) -> str:
-    marker = request.node.get_closest_marker("testbed")
+def isolation_of(item: pytest.Item, *, strict: bool = True) -> str:
+    """The isolation a test asked for with @pytest.mark.testbed (a bad marker fails it)."""
+    marker = item.get_closest_marker("testbed")
     if marker is None:
         return "transaction"
     isolation = marker.kwargs.get("isolation", "transaction")
     if marker.args or set(marker.kwargs) - {"isolation"} or isolation not in ISOLATIONS:
+        if not strict:
+            return "transaction"  # the testbed fixture reports it
         found = ", ".join(
             [*map(repr, marker.args), *(f"{k}={v!r}" for k, v in marker.kwargs.items())]
         )
@@ -86,7 +84,8 @@ def _isolation(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def testbed(_testbed_runtime: Runtime, request: pytest.FixtureRequest) -> Iterator[Testbed]:
     """The app, the test database and this test's isolation (see :class:`Testbed`)."""
-    bed = Testbed(_testbed_runtime, isolation=_isolation(request))
+    isolation_of(request.node)
+    bed = Testbed(_testbed_runtime, request.node.stash[SCOPE_KEY])
     with failing_clearly():
         bed.__enter__()
     try:
@@ -97,7 +96,7 @@ def testbed(_testbed_runtime: Runtime, request: pytest.FixtureRequest) -> Iterat
 
 @pytest.fixture
 def db_connection(testbed: Testbed) -> Any:
-    """The test's connection, inside its transaction (None under isolation="truncate")."""
+    """A connection of the main engine, inside the test's transaction (real under truncate)."""
     return testbed.connection
 
 
@@ -137,7 +136,7 @@ def client(testbed: Testbed, request: pytest.FixtureRequest) -> Iterator[httpx.A
 
     with failing_clearly():
         app = testbed.app
-    http, transport = make_async_client(app)
+    http, transport = make_async_client(app, after_request=testbed.after_request_async)
     request.node.stash[TRANSPORT_KEY] = transport
     yield http
 
@@ -152,5 +151,10 @@ def sync_client(testbed: Testbed) -> Iterator[Any]:
 
     with failing_clearly():
         app = testbed.app
+
+    def after_request(_response: Any) -> None:
+        testbed.after_request()  # the test's sessions read what the app just changed
+
     with TestClient(app) as http:
+        http.event_hooks["response"].append(after_request)
         yield http

@@ -15,11 +15,14 @@ from fastapi_testbed.config import SETTINGS_KEY, resolve_settings
 from fastapi_testbed.errors import TestbedError
 from fastapi_testbed.fixtures import (
     ENVIRONMENT_KEY,
+    RUNTIME_KEY,
+    SCOPE_KEY,
     TRANSPORT_KEY,
     _testbed_runtime,
     client,
     db_connection,
     db_session,
+    isolation_of,
     sync_client,
     testbed,
     testbed_settings,
@@ -94,9 +97,20 @@ def pytest_load_initial_conftests(
             settings, worker=os.environ.get("PYTEST_XDIST_WORKER"), cache_dir=cache_dir
         )
     except TestbedError as exc:
-        raise pytest.UsageError(str(exc)) from exc
+        raise pytest.UsageError(str(exc)) from None
+    from fastapi_testbed.testbed import Runtime
+
+    runtime = Runtime(
+        settings,
+        urls=environment.urls,
+        url=environment.url,
+        is_async=environment.is_async,
+        app_urls=environment.app_urls,
+    )
+    runtime.binder.__enter__()  # from now on, every engine created is a test engine
     early_config.stash[SETTINGS_KEY] = settings
     early_config.stash[ENVIRONMENT_KEY] = environment
+    early_config.stash[RUNTIME_KEY] = runtime
     early_config.hook.pytest_testbed_environment(
         config=early_config, settings=settings, environment=environment
     )
@@ -111,35 +125,75 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    runtime = config.stash.get(RUNTIME_KEY, None)
     environment = config.stash.get(ENVIRONMENT_KEY, None)
-    if environment is not None:
-        environment.restore()
+    try:
+        if runtime is not None:
+            runtime.binder.__exit__(None, None, None)
+            runtime.close()
+    finally:
+        if environment is not None:
+            environment.restore()
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> Any:
+    # Before any fixture: every connection the test's engines hand out is inside its scope.
+    runtime = item.config.stash.get(RUNTIME_KEY, None)
+    if runtime is not None:
+        scope = runtime.binder.scope(isolation_of(item, strict=False))
+        item.stash[SCOPE_KEY] = scope
+        scope.__enter__()
+    return (yield)
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Any:
+    try:
+        return (yield)
+    finally:
+        scope = item.stash.get(SCOPE_KEY, None)
+        if scope is not None:
+            del item.stash[SCOPE_KEY]
+            scope.__exit__(None, None, None)  # after every fixture: the rollback
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
     settings = config.stash.get(SETTINGS_KEY, None)
     if settings is None:
         return []
-    environment = config.stash[ENVIRONMENT_KEY]
-    schema = (
-        f"metadata {settings.metadata}" if settings.metadata else f"alembic {settings.alembic_ini}"
-    )
+    runtime = config.stash[RUNTIME_KEY]
     where = f"[tool.testbed] in {settings.pyproject}"
-    reuse = "reuse" if settings.reuse_db else "create and drop"
-    sessions = (
-        f"sessionmakers {', '.join(settings.sessionmakers)}"
-        if settings.sessionmakers
-        else f"dependency {settings.dependency}"
-        if settings.dependency
-        else "the plugin's own sessions"
+    schema = ", ".join(
+        part
+        for part in (
+            f"alembic {settings.alembic_ini}" if settings.alembic_ini else "",
+            f"metadata {settings.metadata}" if settings.metadata else "",
+        )
+        if part
     )
-    return [
+    server = (
+        f"{render(runtime.binder.urls.server)} (from {settings.source('database_url')})"
+        if runtime.binder.urls.server is not None
+        else "each engine's own server (SQLite files in a temporary folder)"
+    )
+    reuse = "reuse" if settings.reuse_db else "create and drop"
+    lines = [
         f"testbed: app {settings.app} (from {where})",
-        f"testbed: database {render(environment.url)} "
-        f"(from {settings.source('database_url')}; {reuse}, "
-        f"{'async' if environment.is_async else 'sync'} driver)",
-        f"testbed: schema by {schema}; sessions from {sessions}",
+        f"testbed: test databases on {server}; {reuse}; schema by {schema or 'nothing'}",
     ]
+    if not hasattr(config, "workerinput") and not getattr(config.option, "numprocesses", None):
+        try:
+            runtime.load()  # the app's engines exist once it is imported
+        except TestbedError as exc:
+            raise pytest.UsageError(str(exc)) from None
+    for bound in runtime.binder.live_engines():
+        kind = "async" if bound.is_async else "sync"
+        lines.append(
+            f"testbed: engine {render(bound.app_url)} ({kind}, {bound.origin}) "
+            f"-> {render(bound.test_url)}"
+        )
+    return lines
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -1,30 +1,34 @@
-"""The session's runtime (database, engine, app) and the per-test ``testbed`` object."""
+"""The session's runtime (binder, databases, app) and the per-test ``testbed`` object."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Awaitable, Callable, Iterator
 from functools import cached_property
+from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
-from sqlalchemy import MetaData
-from sqlalchemy.engine import URL
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy import MetaData, inspect
+from sqlalchemy.engine import URL, Engine
+from sqlalchemy.exc import InvalidRequestError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session, sessionmaker
 
+from fastapi_testbed.binding import BoundEngine, EngineBinder, Scope
 from fastapi_testbed.bridge import LoopThread
 from fastapi_testbed.config import Settings
 from fastapi_testbed.database import TestDatabase
-from fastapi_testbed.engines import AnyEngine, create_test_engine
+from fastapi_testbed.engines import AnyEngine
 from fastapi_testbed.errors import (
+    EMPTY_METADATA,
     NEEDS_APP,
-    NO_SCHEMA,
     NOT_A_SESSIONMAKER,
     NOT_METADATA,
     TestbedError,
 )
 from fastapi_testbed.importing import import_string
-from fastapi_testbed.isolation import Isolation, TransactionIsolation, TruncateIsolation
+from fastapi_testbed.urls import _slug, app_database_name
 
 __all__ = ["ISOLATIONS", "Runtime", "Testbed"]
 
@@ -33,73 +37,108 @@ ISOLATIONS = ("transaction", "truncate")
 
 
 class Runtime:
-    """What lives for the whole session: the loop thread, the engine, the test database, the app."""
+    """What lives for the whole session: the binder, the test databases, the app."""
 
     def __init__(
-        self, settings: Settings, *, url: URL, is_async: bool, app_urls: tuple[tuple[str, str], ...]
+        self,
+        settings: Settings,
+        *,
+        urls: Any,
+        url: URL,
+        is_async: bool,
+        app_urls: tuple[tuple[str, str], ...] = (),
     ) -> None:
         self.settings = settings
-        self.url = url
+        self.url = url  # the database of an app with no engine of its own
         self.is_async = is_async
         self.app_urls = app_urls
-        self.loop: LoopThread | None = None
-        self.database: TestDatabase | None = None
+        self.binder = EngineBinder(urls, database_factory=self.database)
+
+    def close(self) -> None:
+        """Close the app's connections, drop the test databases, stop the loop thread."""
+        binder = self.binder
+        errors: list[BaseException] = []
+        for bound in binder.live_engines():
+            engine = bound.engine
+            if engine is None:
+                continue
+            try:
+                if bound.is_async:
+                    binder.run_in_greenlet(engine.dispose)
+                else:
+                    engine.dispose()
+            except Exception as exc:  # pragma: no cover - a broken connection: drop anyway
+                errors.append(exc)
+        for database in list(binder.databases.values()):
+            try:
+                database.close()
+            except Exception as exc:
+                errors.append(exc)
+        binder.close_loop()
+        if errors:
+            raise errors[0]
 
     def _import(self, key: str, value: str) -> Any:
         return import_string(value, key=key, where=self.settings.pyproject, root=self.settings.root)
 
-    def __enter__(self) -> Runtime:
-        settings = self.settings
-        if settings.metadata is None and settings.alembic_ini is None:
-            raise TestbedError(NO_SCHEMA.format(path=settings.pyproject))
-        metadata = self._import("metadata", settings.metadata) if settings.metadata else None
-        if metadata is not None and not isinstance(metadata, MetaData):
+    @property
+    def loop(self) -> LoopThread:
+        return self.binder.loop
+
+    # --- what builds each database ---------------------------------------------------------
+    def metadata(self, key: str, value: str) -> MetaData:
+        metadata = self._import(key, value)
+        if not isinstance(metadata, MetaData):
             raise TestbedError(
                 NOT_METADATA.format(
-                    value=settings.metadata, found=type(metadata).__name__, path=settings.pyproject
+                    value=value, found=type(metadata).__name__, path=self.settings.pyproject
                 )
             )
-        self.loop = LoopThread()
-        self.engine: AnyEngine = create_test_engine(
-            self.url, is_async=self.is_async, loop=self.loop
-        )
-        self.database = TestDatabase(
-            self.url,
-            engine=self.engine,
-            loop=self.loop,
-            is_async=self.is_async,
-            metadata=metadata,
-            alembic_ini=settings.alembic_ini,
+        if not metadata.tables:
+            raise TestbedError(EMPTY_METADATA.format(value=value, path=self.settings.pyproject))
+        return metadata
+
+    def schema_of(self, url: URL) -> tuple[MetaData | None, Path | None]:
+        """The metadata and alembic.ini that build the test database at ``url``."""
+        settings = self.settings
+        name = app_database_name(url)
+        worker = self.binder.urls.worker
+        for app_name, entry in settings.databases.items():
+            expected = f"test_{_slug(app_name)}"
+            if name in {expected, f"{expected}_{_slug(worker or '')}"}:
+                key = f"databases.{app_name}.metadata"
+                metadata = self.metadata(key, entry["metadata"]) if entry["metadata"] else None
+                return metadata, entry["alembic_ini"]
+        metadata = self.metadata("metadata", settings.metadata) if settings.metadata else None
+        return metadata, settings.alembic_ini
+
+    def database(self, url: URL, is_async: bool) -> TestDatabase:
+        settings = self.settings
+        return TestDatabase(
+            url,
+            loop=lambda: self.binder.loop,
+            is_async=is_async,
+            schema=lambda: self.schema_of(url),
             reuse=settings.reuse_db,
             recreate=settings.create_db,
             app_urls=self.app_urls,
             source=settings.source("database_url"),
         )
-        try:
-            self.database.__enter__()
-        except BaseException:
-            self.loop.close()
-            raise
-        return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        try:
-            if self.database is not None:
-                self.database.__exit__(exc_type, exc, tb)
-        finally:
-            if self.loop is not None:
-                self.loop.close()
-
+    # --- the app ----------------------------------------------------------------------------
     @cached_property
     def app(self) -> Any:
         if not self.settings.app:
             raise TestbedError(NEEDS_APP.format(path=self.settings.pyproject))
         return self._import("app", self.settings.app)
+
+    def load(self) -> None:
+        """Import what the table names, so the app's engines exist (no connection is made)."""
+        if self.settings.app:
+            _ = self.app
+        if self.settings.metadata:
+            self.metadata("metadata", self.settings.metadata)
+        _ = self.sessionmakers
 
     @cached_property
     def sessionmakers(self) -> list[Any]:
@@ -119,6 +158,99 @@ class Runtime:
             return None
         return self._import("dependency", self.settings.dependency)  # type: ignore[no-any-return]
 
+    @cached_property
+    def main(self) -> BoundEngine:
+        """The engine of db_session: the main database's first, or one made for an app with none."""
+        self.load()
+        engines = self.binder.live_engines()
+        main_name = self.binder.urls.main_test_name
+        for bound in engines:
+            if main_name is None or app_database_name(bound.test_url) == main_name:
+                return bound
+        if engines:
+            return engines[0]
+        if self.is_async:
+            from sqlalchemy.ext.asyncio import create_async_engine
+
+            self._fallback: Any = create_async_engine(self.url)
+        else:
+            from sqlalchemy import create_engine
+
+            self._fallback = create_engine(self.url)
+        return self.binder.live_engines()[-1]
+
+    @cached_property
+    def engine(self) -> AnyEngine:
+        """The main engine, as the app sees it: an AsyncEngine for an async app."""
+        bound = self.main
+        sync_engine = bound.engine
+        assert sync_engine is not None
+        return AsyncEngine(sync_engine) if bound.is_async else sync_engine
+
+    @cached_property
+    def session_factory(self) -> Callable[[], Any]:
+        """How db_session is made: the app's own sessionmaker, session class and options."""
+        if self.sessionmakers:
+            maker = self.sessionmakers[0]
+            return maker  # type: ignore[no-any-return]
+        engine = self.engine
+        maker = _find_sessionmaker(self.settings.root, engine)
+        if maker is not None:
+            return maker  # type: ignore[no-any-return]
+        session_class = _find_session_class(self.settings.root, is_async=self.main.is_async)
+        return lambda: session_class(bind=engine, expire_on_commit=False)
+
+    def __enter__(self) -> Runtime:
+        self.main.group.database.ensure()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        pass  # the databases outlive the fixtures: the plugin drops them at the session's end
+
+
+def _project_modules(root: Path) -> Iterator[Any]:
+    prefix = str(root.resolve())
+    for module in list(sys.modules.values()):
+        filename = getattr(module, "__file__", None)
+        if filename and filename.startswith(prefix) and "site-packages" not in filename:
+            yield module
+
+
+def _find_sessionmaker(root: Path, engine: AnyEngine) -> Any:
+    target = engine.sync_engine if isinstance(engine, AsyncEngine) else engine
+    for module in _project_modules(root):
+        for value in list(vars(module).values()):
+            if isinstance(value, sessionmaker | async_sessionmaker):
+                bind = value.kw.get("bind")
+                bind = bind.sync_engine if isinstance(bind, AsyncEngine) else bind
+                if bind is target:
+                    return value
+    return None
+
+
+def _find_session_class(root: Path, *, is_async: bool) -> type[Any]:
+    """SQLModel's Session (with .exec()) for an app that uses it, else SQLAlchemy's."""
+    if "sqlmodel" in sys.modules:
+        import sqlmodel
+
+        candidates: list[type[Any]] = [sqlmodel.Session]
+        try:
+            from sqlmodel.ext.asyncio.session import AsyncSession as SQLModelAsyncSession
+
+            candidates.append(SQLModelAsyncSession)
+        except ImportError:  # pragma: no cover - sqlmodel without its asyncio extra
+            pass
+        for module in _project_modules(root):
+            for value in list(vars(module).values()):
+                if any(value is candidate for candidate in candidates):
+                    return SQLModelAsyncSession if is_async else sqlmodel.Session
+    return AsyncSession if is_async else Session
+
 
 class Testbed:
     """What a test gets from the ``testbed`` fixture: the app, the database and its isolation.
@@ -131,11 +263,13 @@ class Testbed:
 
     __test__ = False
 
-    def __init__(self, runtime: Runtime, *, isolation: str = "transaction") -> None:
+    def __init__(self, runtime: Runtime, scope: Scope) -> None:
         self.runtime = runtime
-        self.isolation_name = isolation
+        self.scope = scope
+        self.isolation_name = scope.isolation
         self._overrides: dict[Any, Any] | None = None
-        self._isolation: Isolation | None = None
+        self._sessions: list[Any] = []
+        self._connection: Any = None
 
     # --- what tests use -------------------------------------------------------------------------
     @property
@@ -154,55 +288,85 @@ class Testbed:
 
     @property
     def url(self) -> URL:
-        return self.runtime.url
+        """The main test database."""
+        return self.runtime.main.test_url
 
     @property
     def is_async(self) -> bool:
-        return self.runtime.is_async
+        return self.runtime.main.is_async
 
     @property
     def engine(self) -> AnyEngine:
         return self.runtime.engine
 
     @property
+    def engines(self) -> list[BoundEngine]:
+        """Every engine the app created, with where it came from and its test database."""
+        return self.runtime.binder.live_engines()
+
+    @property
     def database(self) -> TestDatabase:
-        assert self.runtime.database is not None
-        return self.runtime.database
+        return self.runtime.main.group.database  # type: ignore[no-any-return]
 
     @property
     def connection(self) -> Any:
-        """The test's connection (None under isolation="truncate")."""
-        return self._isolation.connection if self._isolation else None
+        """A connection of the main engine inside the test's isolation (closed at its end)."""
+        if self._connection is None:
+            engine = self.engine
+            if isinstance(engine, AsyncEngine):
+                self._connection = self.run(engine.connect())
+            else:
+                self._connection = engine.connect()
+        return self._connection
 
     def session(self) -> Any:
-        """A new session inside the test's isolation; closed when the test ends."""
-        assert self._isolation is not None
-        return self._isolation.session()
+        """A new session of the app's own class inside the test's isolation; closed at its end."""
+        session = self.runtime.session_factory()
+        self._sessions.append(session)
+        return session
 
     def run(self, awaitable: Awaitable[T]) -> T:
         """Run ``awaitable`` to completion from sync code (a plain ``def`` test or a factory)."""
-        assert self.runtime.loop is not None
         return self.runtime.loop.run(awaitable)
+
+    # --- after each request: what the app changed, the test's sessions read -------------------
+    def _stale(self) -> list[tuple[Any, Any]]:
+        tables = self.scope.written_tables()
+        if not tables:
+            return []
+        stale = []
+        for session in self._sessions:
+            sync = session.sync_session if isinstance(session, AsyncSession) else session
+            for obj in list(sync.identity_map.values()):
+                if obj in sync.dirty or obj in sync.new:
+                    continue  # the test's own unflushed changes win
+                names = {table.name.lower() for table in inspect(obj).mapper.tables}
+                if names & tables:
+                    stale.append((session, obj))
+        return stale
+
+    def after_request(self) -> None:
+        """Refresh the objects of the test's sessions the app updated; forget those it deleted."""
+        for session, obj in self._stale():
+            if isinstance(session, AsyncSession):
+                self.run(_refresh_async(session, obj))
+            else:
+                _refresh(session, obj)
+
+    async def after_request_async(self) -> None:
+        for session, obj in self._stale():
+            if isinstance(session, AsyncSession):
+                await _refresh_async(session, obj)
+            else:
+                _refresh(session, obj)
 
     # --- lifecycle ------------------------------------------------------------------------------
     def __enter__(self) -> Testbed:
-        runtime = self.runtime
-        assert runtime.loop is not None
-        kind = TruncateIsolation if self.isolation_name == "truncate" else TransactionIsolation
-        options: dict[str, Any] = {
-            "loop": runtime.loop,
-            "is_async": runtime.is_async,
-            "sessionmakers": runtime.sessionmakers,
-        }
-        if kind is TruncateIsolation:
-            assert runtime.database is not None
-            options["empty"] = runtime.database.empty
         if self.settings.app:
             _ = self.app  # snapshot dependency_overrides before the test touches them
-        self._isolation = kind(runtime.engine, **options)
-        self._isolation.__enter__()
-        if runtime.dependency is not None:
-            self.app.dependency_overrides[runtime.dependency] = self._dependency_override()
+        if self.runtime.dependency is not None:
+            self.app.dependency_overrides[self.runtime.dependency] = self._dependency_override()
+        self.scope.closers.append(self._close)
         return self
 
     def __exit__(
@@ -211,24 +375,31 @@ class Testbed:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        try:
-            if self._overrides is not None:
-                overrides = self.runtime.app.dependency_overrides
-                overrides.clear()
-                overrides.update(self._overrides)
-        finally:
-            isolation, self._isolation = self._isolation, None
-            if isolation is not None:
-                isolation.__exit__(exc_type, exc, tb)
+        if self._overrides is not None:
+            overrides = self.runtime.app.dependency_overrides
+            overrides.clear()
+            overrides.update(self._overrides)
+
+    def _close(self) -> None:
+        sessions, self._sessions = self._sessions, []
+        for session in sessions:
+            if isinstance(session, AsyncSession):
+                self.run(session.close())
+            else:
+                session.close()
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            if isinstance(connection, Engine):  # pragma: no cover - never: a Connection
+                return
+            closing = connection.close()
+            if closing is not None:
+                self.run(closing)
 
     def _dependency_override(self) -> Callable[..., Any]:
-        isolation = self._isolation
-        assert isolation is not None
-
         if self.is_async:
 
             async def get_session() -> Any:
-                session = isolation.session()
+                session = self.session()
                 try:
                     yield session
                 finally:
@@ -237,10 +408,24 @@ class Testbed:
             return get_session
 
         def get_sync_session() -> Iterator[Session]:
-            session = isolation.session()
+            session = self.session()
             try:
                 yield session
             finally:
                 session.close()
 
         return get_sync_session
+
+
+def _refresh(session: Session, obj: Any) -> None:
+    try:
+        session.refresh(obj)
+    except InvalidRequestError:  # the app deleted the row
+        session.expunge(obj)
+
+
+async def _refresh_async(session: AsyncSession, obj: Any) -> None:
+    try:
+        await session.refresh(obj)
+    except InvalidRequestError:
+        session.expunge(obj)

@@ -22,10 +22,13 @@ from fastapi_testbed.importing import module_source, split_path
 
 __all__ = [
     "TEST_PREFIX",
+    "TestUrls",
     "check_test_database",
     "detect_async",
+    "family",
+    "identity",
+    "project_name",
     "render",
-    "test_database_url",
 ]
 
 TEST_PREFIX = "test_"
@@ -111,7 +114,7 @@ def _alembic_env_source(ini: Path) -> str | None:
         return None
 
 
-def _choose_driver(url: URL, is_async: bool, source: str) -> URL:
+def choose_driver(url: URL, is_async: bool, source: str) -> URL:
     backend = url.get_backend_name()
     if backend not in DRIVERS:
         raise TestbedError(
@@ -157,31 +160,114 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9_]+", "_", text.lower()).strip("_") or "app"
 
 
-def test_database_url(
-    settings: Settings, *, is_async: bool, worker: str | None, sqlite_dir: Path
-) -> URL:
-    """The URL of this session's test database (one per xdist worker)."""
-    source = settings.source("database_url")
-    url = make_url(settings.database_url or DEFAULT_URL)
-    url = _choose_driver(url, is_async, source)
+def family(url: URL) -> str:
+    """The backend, MariaDB counted as MySQL (they share drivers and dialects)."""
     backend = url.get_backend_name()
-    if backend == "sqlite":
-        name = Path(url.database).stem if url.database and url.database != ":memory:" else ""
-    else:
-        name = url.database or ""
-    if not name:
-        name = settings.app.partition(":")[0].split(".")[0] if settings.app else settings.root.name
-    name = _slug(name)
-    if not name.startswith(TEST_PREFIX):
-        name = TEST_PREFIX + name
-    if worker:
-        name = f"{name}_{_slug(worker)}"
-    if backend == "sqlite":
-        return url.set(database=str(sqlite_dir / f"{name}.db"))
-    url = url.set(database=name)
-    if backend in {"mysql", "mariadb"} and "charset" not in url.query:
-        url = url.update_query_dict({"charset": "utf8mb4"})
-    return url
+    return "mysql" if backend == "mariadb" else backend
+
+
+def app_database_name(url: URL) -> str:
+    """The name a URL gives its database: a SQLite file's stem, or the server database's name."""
+    if url.get_backend_name() == "sqlite":
+        database = url.database or ""
+        return (
+            ""
+            if database in {"", ":memory:"} or database.startswith("file:")
+            else (Path(database).stem)
+        )
+    return url.database or ""
+
+
+def identity(url: URL) -> tuple[str, str, int | None, str]:
+    """What makes two URLs the same database, whatever their driver."""
+    if url.get_backend_name() == "sqlite":
+        return ("sqlite", "", None, str(Path(url.database or "").resolve()))
+    host = url.host or "localhost"
+    if host in {"127.0.0.1", "::1"}:
+        host = "localhost"
+    default_port = 5432 if family(url) == "postgresql" else 3306
+    return (family(url), host, url.port or default_port, url.database or "")
+
+
+class TestUrls:
+    """Maps each database URL the app uses to its test database: ``test_<its name>``.
+
+    On ``server`` when one is given (the command line, the environment or the table), else on
+    the app's own server; SQLite databases (``:memory:`` included) become files in ``sqlite_dir``.
+    The driver the app chose is kept when the backend stays the same. Mapping a test URL again
+    gives it back unchanged, so a URL that went through the app's settings and back still works.
+    """
+
+    __test__ = False
+
+    def __init__(
+        self,
+        *,
+        server: URL | None,
+        worker: str | None,
+        sqlite_dir: Path,
+        project: str,
+        source: str = "default",
+    ) -> None:
+        self.server = server
+        self.worker = worker
+        self.sqlite_dir = sqlite_dir
+        self.project = _slug(project)
+        self.source = source
+        self.main_name: str | None = None  # the app's main database, named by the server URL
+        self.main_test_name: str | None = None  # and the name of its test database
+        self._made: set[tuple[str, str, int | None, str]] = set()
+
+    def is_test_url(self, url: URL) -> bool:
+        return identity(url) in self._made
+
+    def map(self, url: URL, *, is_async: bool, main: bool | None = None) -> URL:
+        """The test database URL for ``url`` (an engine's), with the driver to use."""
+        if self.is_test_url(url):
+            return url
+        name = _slug(app_database_name(url) or self.project)
+        if main is None:
+            main = self.main_name is None or self.main_name == name
+        if main and self.main_name is None:
+            self.main_name = name
+        server = self.server
+        if server is None:
+            target = url
+        else:
+            target = server.set(drivername=self._driver(url, server, is_async))
+            if family(url) == family(server):
+                target = target.update_query_dict(dict(url.query))
+                target = target.update_query_dict(dict(server.query))
+        chosen = server.database if server is not None and main and server.database else None
+        if chosen and target.get_backend_name() == "sqlite":
+            chosen = Path(chosen).stem if chosen != ":memory:" else None
+        test_name = _slug(chosen) if chosen else name
+        if not test_name.startswith(TEST_PREFIX):
+            test_name = TEST_PREFIX + test_name
+        if self.worker:
+            test_name = f"{test_name}_{_slug(self.worker)}"
+        if target.get_backend_name() == "sqlite":
+            result = target.set(database=str(self.sqlite_dir / f"{test_name}.db"))
+            result = result.difference_update_query(["mode", "uri"])
+        else:
+            result = target.set(database=test_name)
+            if family(result) == "mysql" and "charset" not in result.query:
+                result = result.update_query_dict({"charset": "utf8mb4"})
+        self._made.add(identity(result))
+        if main and self.main_test_name is None:
+            self.main_test_name = app_database_name(result)
+        return result
+
+    def _driver(self, url: URL, server: URL, is_async: bool) -> str:
+        if _explicit_driver(server):
+            return server.drivername
+        if family(url) == family(server) and _explicit_driver(url):
+            return f"{server.get_backend_name()}+{_explicit_driver(url)}"
+        return choose_driver(server, is_async, self.source).drivername
+
+
+def project_name(settings: Settings) -> str:
+    return settings.app.partition(":")[0].split(".")[0] if settings.app else settings.root.name
 
 
 def _database_name(url: URL) -> str:
@@ -191,17 +277,7 @@ def _database_name(url: URL) -> str:
 
 
 def _same_database(a: URL, b: URL) -> bool:
-    if a.get_backend_name() != b.get_backend_name():
-        return False
-    if a.get_backend_name() == "sqlite":
-        return bool(a.database and b.database) and (
-            Path(a.database or "").resolve() == Path(b.database or "").resolve()
-        )
-    return (a.host or "localhost", a.port, a.database) == (
-        b.host or "localhost",
-        b.port,
-        b.database,
-    )
+    return identity(a) == identity(b)
 
 
 def check_test_database(url: URL, action: str, *, app_urls: Iterable[tuple[str, str]] = ()) -> None:

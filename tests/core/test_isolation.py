@@ -116,14 +116,14 @@ def custom_class():
 
 
 @pytest.mark.anyio
-async def test_db_session_is_made_by_the_apps_sessionmaker(db_session, db_connection):
+async def test_db_session_is_made_by_the_apps_sessionmaker(db_session, testbed):
     assert type(db_session) is AppSession
     assert db_session.sync_session.expire_on_commit is False
     assert db_session.sync_session.autoflush is False
-    assert db_session.bind is db_connection
+    assert db_session.bind.sync_engine is testbed.engine.sync_engine  # the app's own engine
 
 
-def test_sessionmaker_restored_after_the_test():
+def test_sessionmaker_never_reconfigured():
     assert "join_transaction_mode" not in SessionLocal.kw
     assert SessionLocal.kw["autoflush"] is False  # the app's own change, kept
     assert SessionLocal.kw["bind"].url.database.endswith(("test_tbapp", "test_tbapp.db"))
@@ -270,8 +270,7 @@ pytestmark = pytest.mark.anyio
 
 
 @pytest.mark.testbed(isolation="truncate")
-async def test_1_real_commit_seen_by_another_connection(client, testbed, db_connection):
-    assert db_connection is None
+async def test_1_real_commit_seen_by_another_connection(client, testbed):
     assert (await client.post("/items", json={"name": "a"})).status_code == 201
     async with testbed.engine.connect() as other:
         assert (await other.execute(text("SELECT name FROM items"))).scalars().all() == ["a"]

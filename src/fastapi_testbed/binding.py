@@ -1,0 +1,395 @@
+"""Every engine the app creates is a test engine: bind where every path to the database meets.
+
+:class:`EngineBinder` wraps SQLAlchemy's ``create_engine`` (which ``create_async_engine``,
+``engine_from_config``, ``async_engine_from_config`` and SQLModel's ``create_engine`` all call)
+for as long as it is installed. Each engine created meanwhile, at import time, in a lifespan, an
+``lru_cache``d factory or Alembic's env.py, points at the test database that corresponds to its
+URL (see :class:`~fastapi_testbed.urls.TestUrls`), and its connections are routed through
+:meth:`Group.checkout`: the test's one connection inside a test, the engine's own pool outside.
+An engine made before the binder was installed may not reach a database that is not a test
+database. Nothing here imports pytest::
+
+    with EngineBinder(urls, schemas=...) as binder:
+        engine = create_engine("postgresql://db/shop")   # -> .../test_shop
+        with binder.scope():                               # a test
+            ...
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import weakref
+from collections.abc import Callable
+from contextlib import suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import sqlalchemy
+import sqlalchemy.engine
+import sqlalchemy.engine.create
+from sqlalchemy import event
+from sqlalchemy.engine import URL, Dialect, Engine, make_url
+from sqlalchemy.pool import StaticPool
+
+from fastapi_testbed.bridge import LoopThread, bridged_connect, driver_connect
+from fastapi_testbed.errors import FOREIGN_DATABASE, TestbedError
+from fastapi_testbed.sharing import (
+    SharedConnection,
+    execute,
+    install_dialect_overrides,
+    note_write,
+)
+from fastapi_testbed.urls import TEST_PREFIX, app_database_name, identity, render
+
+__all__ = ["BoundEngine", "EngineBinder", "Group", "Scope", "current_binder"]
+
+INTERNAL = "_testbed_internal"  # create_engine(..., _testbed_internal=True): the plugin's own
+_ORIGINAL_CREATE_ENGINE = sqlalchemy.engine.create.create_engine
+_ORIGINAL_RAW_CONNECTION = Engine.raw_connection
+_SKIPPED_MODULES = ("sqlalchemy", "sqlmodel", "fastapi_testbed", "functools", "contextlib")
+_ACTIVE: EngineBinder | None = None
+
+
+def current_binder() -> EngineBinder | None:
+    """The binder installed now, if any."""
+    return _ACTIVE
+
+
+@dataclass
+class BoundEngine:
+    """An engine the app created, and where it points now."""
+
+    app_url: URL
+    test_url: URL
+    origin: str
+    is_async: bool
+    group: Group
+    ref: weakref.ref[Engine] = field(repr=False)
+
+    @property
+    def engine(self) -> Engine | None:
+        return self.ref()
+
+
+class Group:
+    """The engines that share a test database and a driver: they share a test's connection."""
+
+    def __init__(self, binder: EngineBinder, url: URL, *, is_async: bool, dialect: Dialect):
+        self.binder = binder
+        self.url = url
+        self.is_async = is_async
+        self.dialect = dialect
+        self.database = binder.database_for(url, is_async=is_async)
+
+    def checkout(self, engine: Engine) -> Any:
+        """The DBAPI connection ``engine`` hands out now (see the module docstring)."""
+        database = self.database
+        if not database.ready and not database.building:
+            database.ensure()
+        scope = self.binder.current_scope
+        if scope is None or database.building or scope.isolation != "transaction":
+            if scope is not None:
+                scope.touched.add(database)
+            return _ORIGINAL_RAW_CONNECTION(engine)
+        if not engine.dialect.__dict__.get("_testbed_initialized"):
+            # a fresh engine learns its server (version, MariaDB or MySQL) from a real connect
+            _ORIGINAL_RAW_CONNECTION(engine).close()
+            engine.dialect._testbed_initialized = True  # type: ignore[attr-defined]
+        return scope.shared(self, engine).checkout()
+
+
+class Scope:
+    """One test: the shared connection of each group it used, rolled back when it ends."""
+
+    def __init__(self, binder: EngineBinder, isolation: str = "transaction") -> None:
+        self.binder = binder
+        self.isolation = isolation
+        self.connections: dict[Group, SharedConnection] = {}
+        self.touched: set[Any] = set()  # databases written outside a shared connection
+        self.lock = threading.Lock()
+        self.closers: list[Callable[[], None]] = []
+        self._previous: Scope | None = None
+
+    def __enter__(self) -> Scope:
+        self._previous, self.binder.current_scope = self.binder.current_scope, self
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.binder.current_scope = self._previous
+        self.close()
+
+    def shared(self, group: Group, engine: Engine) -> SharedConnection:
+        connection = self.connections.get(group)
+        if connection is not None:
+            return connection
+        if group.is_async:
+            # Tasks of one thread take turns at each await: a threading lock would deadlock.
+            return self._open(group, engine)
+        with self.lock:  # the app's worker threads
+            return self.connections.get(group) or self._open(group, engine)
+
+    def _open(self, group: Group, engine: Engine) -> SharedConnection:
+        owner = _ORIGINAL_RAW_CONNECTION(engine)
+        engine.dialect._testbed_initialized = True  # type: ignore[attr-defined]
+        if group.url.get_backend_name() == "sqlite":
+            execute(owner, "BEGIN")
+        existing = self.connections.get(group)
+        if existing is not None:  # another task opened it while this one waited on the driver
+            type(group.dialect).do_rollback(group.dialect, owner.dbapi_connection)
+            owner.close()
+            return existing
+        connection = self.connections[group] = SharedConnection(group, owner)
+        self.touched.add(group.database)
+        return connection
+
+    def written_tables(self) -> set[str]:
+        """Tables the test's connections saw an UPDATE or DELETE on since the last call."""
+        tables: set[str] = set()
+        for connection in self.connections.values():
+            tables |= connection.written
+            connection.written.clear()
+        return tables
+
+    def close(self) -> None:
+        errors: list[BaseException] = []
+        for closer in reversed(self.closers):
+            try:
+                closer()
+            except Exception as exc:  # every closer runs; the first error is raised
+                errors.append(exc)
+        connections, self.connections = self.connections, {}
+        for group, connection in connections.items():
+            try:
+                if group.is_async:
+                    self.binder.run_in_greenlet(connection.close)
+                else:
+                    connection.close()
+            except Exception as exc:
+                errors.append(exc)
+        if self.isolation == "truncate":
+            for database in self.touched:
+                database.empty()
+        if errors:
+            raise errors[0]
+
+
+def _origin() -> str:
+    frame = sys._getframe(2)
+    while frame is not None:
+        module = frame.f_globals.get("__name__", "")
+        if not module.startswith(_SKIPPED_MODULES):
+            filename = frame.f_code.co_filename
+            with suppress(ValueError):  # outside the working directory: the full path
+                filename = str(Path(filename).resolve().relative_to(Path.cwd()))
+            return f"{filename}:{frame.f_lineno}"
+        frame = frame.f_back  # type: ignore[assignment]
+    return "unknown"
+
+
+class EngineBinder:
+    """Points every engine created while installed at a test database (see module docstring)."""
+
+    def __init__(
+        self,
+        urls: Any,
+        *,
+        database_factory: Callable[[URL, bool], Any],
+        loop_factory: Callable[[], LoopThread] = LoopThread,
+    ) -> None:
+        self.urls = urls
+        self._database_factory = database_factory
+        self._loop_factory = loop_factory
+        self._loop: LoopThread | None = None
+        self.engines: list[BoundEngine] = []
+        self.groups: dict[tuple[str, bool], Group] = {}
+        self.databases: dict[tuple[Any, ...], Any] = {}
+        self.current_scope: Scope | None = None
+        self._patched: list[tuple[Any, str, Any]] = []
+
+    # --- install ----------------------------------------------------------------------------
+    def __enter__(self) -> EngineBinder:
+        global _ACTIVE
+        if _ACTIVE is not None:
+            raise RuntimeError("an EngineBinder is installed already")
+        _ACTIVE = self
+        wrapper, original = self._create_engine_wrapper(), _ORIGINAL_CREATE_ENGINE
+        for module in list(sys.modules.values()):  # every alias of create_engine, found by identity
+            namespace = getattr(module, "__dict__", None)
+            if not isinstance(namespace, dict) or namespace.get("__name__", "").startswith(
+                "fastapi_testbed"
+            ):
+                continue
+            for name, value in list(namespace.items()):
+                if value is original:
+                    self._patched.append((module, name, value))
+                    setattr(module, name, wrapper)
+        Engine.raw_connection = _raw_connection  # type: ignore[method-assign]
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        global _ACTIVE
+        for module, name, value in reversed(self._patched):
+            setattr(module, name, value)
+        self._patched.clear()
+        Engine.raw_connection = _ORIGINAL_RAW_CONNECTION  # type: ignore[method-assign]
+        _ACTIVE = None
+
+    @property
+    def loop(self) -> LoopThread:
+        """The thread that owns every async driver connection (see bridge.py)."""
+        if self._loop is None:
+            self._loop = self._loop_factory()
+        return self._loop
+
+    def loop_lazy(self) -> LoopThread:
+        return self.loop
+
+    def close_loop(self) -> None:
+        if self._loop is not None:
+            self._loop.close()
+            self._loop = None
+
+    def run_in_greenlet(self, function: Callable[[], Any]) -> Any:
+        """Call a sync facade of async drivers (SQLAlchemy's greenlet bridge) from plain code."""
+        from sqlalchemy.util import greenlet_spawn
+
+        return self.loop.run(greenlet_spawn(function))
+
+    # --- engines ----------------------------------------------------------------------------
+    def _create_engine_wrapper(self) -> Callable[..., Engine]:
+        binder = self
+
+        def create_engine(url: str | URL, **kwargs: Any) -> Engine:
+            if kwargs.pop(INTERNAL, False):
+                return _ORIGINAL_CREATE_ENGINE(url, **kwargs)
+            return binder.create_engine(url, kwargs, origin=_origin())
+
+        create_engine.__doc__ = _ORIGINAL_CREATE_ENGINE.__doc__
+        create_engine.__wrapped__ = _ORIGINAL_CREATE_ENGINE  # type: ignore[attr-defined]
+        return create_engine
+
+    def create_engine(self, url: str | URL, kwargs: dict[str, Any], *, origin: str) -> Engine:
+        app_url = make_url(url)
+        is_async = bool(kwargs.get("_is_async"))
+        test_url = self.urls.map(app_url, is_async=is_async)
+        kwargs = self._adapt(app_url, test_url, kwargs, is_async=is_async)
+        engine: Engine = _ORIGINAL_CREATE_ENGINE(test_url, **kwargs)
+        group = self.group_for(test_url, is_async=is_async, dialect=engine.dialect)
+        self.register(engine, group)
+        self.engines.append(
+            BoundEngine(
+                app_url=app_url,
+                test_url=test_url,
+                origin=origin,
+                is_async=is_async,
+                group=group,
+                ref=weakref.ref(engine),
+            )
+        )
+        return engine
+
+    def _adapt(
+        self, app_url: URL, test_url: URL, kwargs: dict[str, Any], *, is_async: bool
+    ) -> dict[str, Any]:
+        """The app's engine options, less those that only fit the app's own backend."""
+        kwargs = dict(kwargs)
+        connect_args = dict(kwargs.get("connect_args") or {})
+        if app_url.drivername != test_url.drivername:
+            connect_args = {}  # the options of another driver
+        to_sqlite = test_url.get_backend_name() == "sqlite"
+        if to_sqlite and app_url.get_backend_name() != "sqlite":
+            for key in ("pool_size", "max_overflow", "pool_timeout", "pool_use_lifo"):
+                kwargs.pop(key, None)  # SQLite files get SQLAlchemy's default pool
+        if kwargs.get("poolclass") is StaticPool and to_sqlite:
+            del kwargs["poolclass"]  # a StaticPool serves :memory:; the test database is a file
+        if to_sqlite:
+            connect_args["check_same_thread"] = False  # the app's threads share test connections
+        elif is_async and "creator" not in kwargs and "async_creator_fn" not in connect_args:
+            connect = driver_connect(test_url.get_driver_name())
+            connect_args["async_creator_fn"] = bridged_connect(self.loop_lazy, connect)
+        kwargs["connect_args"] = connect_args
+        return kwargs
+
+    def register(self, engine: Engine, group: Group) -> None:
+        """Route ``engine``'s connections through ``group`` (called for each app engine)."""
+        engine.dialect._testbed_group = group  # type: ignore[attr-defined]
+        sqlite = engine.dialect.name == "sqlite"
+
+        def begin_statement() -> str | None:
+            if not sqlite:
+                return None
+            scope = self.current_scope
+            return (
+                "BEGIN IMMEDIATE"
+                if scope is not None and scope.isolation == "truncate"
+                else ("BEGIN")
+            )
+
+        install_dialect_overrides(engine, begin_statement=begin_statement)
+        if sqlite:
+
+            @event.listens_for(engine, "connect")
+            def _autocommit_driver(dbapi_connection: Any, _record: Any) -> None:
+                dbapi_connection.isolation_level = None  # the plugin says BEGIN itself
+
+        @event.listens_for(engine, "before_cursor_execute")
+        def _writes(conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+            if statement[:1] in "UuDd":
+                note_write(conn.connection, statement)
+
+    def group_for(self, url: URL, *, is_async: bool, dialect: Dialect) -> Group:
+        key = (url.render_as_string(hide_password=False), is_async)
+        group = self.groups.get(key)
+        if group is None:
+            group = self.groups[key] = Group(self, url, is_async=is_async, dialect=dialect)
+        return group
+
+    def database_for(self, url: URL, *, is_async: bool) -> Any:
+        key = identity(url)
+        database = self.databases.get(key)
+        if database is None:
+            database = self.databases[key] = self._database_factory(url, is_async)
+        return database
+
+    def live_engines(self) -> list[BoundEngine]:
+        return [bound for bound in self.engines if bound.engine is not None]
+
+    # --- tests ------------------------------------------------------------------------------
+    def scope(self, isolation: str = "transaction") -> Scope:
+        """A test (a context manager): inside, every test engine hands out the test's connection."""
+        return Scope(self, isolation)
+
+    def check_foreign(self, engine: Engine) -> None:
+        """Refuse a connection of an engine the binder did not make to a non-test database."""
+        if engine.dialect.__dict__.get(INTERNAL):
+            return
+        url = engine.url
+        name = app_database_name(url)
+        if url.get_backend_name() == "sqlite" and not name:
+            return  # an in-memory database holds nothing to protect
+        if name.startswith(TEST_PREFIX):
+            return
+        raise TestbedError(FOREIGN_DATABASE.format(url=render(url), name=name or url.database))
+
+
+def _raw_connection(self: Engine) -> Any:
+    group: Group | None = self.dialect.__dict__.get("_testbed_group")
+    if group is not None:
+        return group.checkout(self)
+    binder = _ACTIVE
+    if binder is not None:
+        binder.check_foreign(self)
+    return _ORIGINAL_RAW_CONNECTION(self)

@@ -1,0 +1,179 @@
+"""Inside a test, every connection a test engine hands out is the test's one connection.
+
+The test's connection holds one transaction, rolled back when the test ends. Each engine of the
+app checks out, instead of a pooled connection of its own, a proxy to that one DBAPI connection
+(a :class:`~sqlalchemy.pool.StaticPool` over it), and the app's transactions on it become
+savepoints: ``begin`` is ``SAVEPOINT``, ``commit`` is ``RELEASE SAVEPOINT``, ``rollback`` is
+``ROLLBACK TO SAVEPOINT``. That happens in the dialect, the one place every path goes through:
+sessions from any sessionmaker, ``Session(engine)``, ``engine.begin()``, ``engine.connect()``
+and ``commit()``, Core statements, sync and async alike.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.engine import Dialect, Engine
+from sqlalchemy.pool import StaticPool
+
+from fastapi_testbed.errors import CONCURRENT_USE, TestbedError
+
+if TYPE_CHECKING:
+    from fastapi_testbed.binding import Group
+
+__all__ = ["SharedConnection", "install_dialect_overrides", "shared_of"]
+
+_SHARED: dict[int, SharedConnection] = {}  # id(DBAPI connection) -> the test's connection
+_NAMES = itertools.count(1)
+SAVEPOINT_KEY = "_testbed_savepoint"
+WRITE_SQL = re.compile(r"^\s*(?:UPDATE|DELETE\s+FROM)\s+[\"`\[]?(\w+)", re.IGNORECASE)
+
+
+def _dbapi(connection: Any) -> Any:
+    return getattr(connection, "dbapi_connection", connection)
+
+
+def shared_of(connection: Any) -> SharedConnection | None:
+    """The test connection behind a pooled (or raw) DBAPI connection, if it is one."""
+    return _SHARED.get(id(_dbapi(connection)))
+
+
+def execute(connection: Any, statement: str) -> None:
+    """Run one statement on a DBAPI connection (sync facade: async drivers need a greenlet)."""
+    cursor = _dbapi(connection).cursor()
+    try:
+        cursor.execute(statement)
+    finally:
+        cursor.close()
+
+
+class SharedConnection:
+    """One test's connection to one test database, for every engine of one group."""
+
+    def __init__(self, group: Group, owner: Any) -> None:
+        self.group = group
+        self.owner = owner  # the pooled connection this borrows, from the real pool
+        self.raw = owner.dbapi_connection
+        self.open: list[str] = []
+        self.written: set[str] = set()  # tables the app updated or deleted from
+        self.invalidated = False
+        self.pool = _SharedPool(lambda: self.raw, dialect=group.dialect)
+        self.pool.shared = self
+        _SHARED[id(self.raw)] = self
+
+    def checkout(self) -> Any:
+        return self.pool.connect()
+
+    # --- the app's transactions, as savepoints ---------------------------------------------
+    def begin(self, fairy: Any) -> None:
+        name = f"tb_{next(_NAMES)}"
+        execute(fairy, f"SAVEPOINT {name}")
+        setattr(fairy, SAVEPOINT_KEY, name)
+        self.open.append(name)
+
+    def end(self, fairy: Any, *, commit: bool) -> None:
+        name = getattr(fairy, SAVEPOINT_KEY, None)
+        if name is None:
+            return  # no transaction of this checkout is open: a pool reset, or already ended
+        setattr(fairy, SAVEPOINT_KEY, None)
+        if name not in self.open:
+            return  # an enclosing savepoint ended first and took this one with it
+        index = self.open.index(name)
+        inner = self.open[index + 1 :]
+        del self.open[index:]
+        if inner:
+            raise TestbedError(CONCURRENT_USE.format(name=name, inner=inner[-1]))
+        if not commit:
+            execute(fairy, f"ROLLBACK TO SAVEPOINT {name}")
+        execute(fairy, f"RELEASE SAVEPOINT {name}")
+
+    # --- the end of the test ----------------------------------------------------------------
+    def close(self) -> None:
+        """Roll the test's transaction back and give the connection back to its pool."""
+        _SHARED.pop(id(self.raw), None)
+        self.open.clear()
+        dialect = self.group.dialect
+        if self.invalidated:  # a cancelled or broken statement: the pool must not reuse it
+            self.owner.invalidate()
+            return
+        try:
+            type(dialect).do_rollback(dialect, self.raw)
+        except Exception:
+            self.owner.invalidate()
+            raise
+        self.owner.close()
+
+
+class _SharedPool(StaticPool):
+    """Hands out the test's connection; what would close it only marks it for the test's end."""
+
+    shared: SharedConnection
+
+    def _close_connection(self, connection: Any, *, terminate: bool = False) -> None:
+        self.shared.invalidated = True
+
+
+def install_dialect_overrides(engine: Engine, *, begin_statement: Callable[[], str | None]) -> None:
+    """Make ``engine``'s transactions savepoints on a test connection (and nowhere else).
+
+    ``begin_statement`` gives the statement that opens a transaction elsewhere (SQLite's
+    ``BEGIN``, since its drivers begin lazily and break SAVEPOINT), or None for the driver's own.
+    """
+    dialect: Dialect = engine.dialect
+    cls = type(dialect)
+
+    def do_begin(connection: Any) -> None:
+        shared = shared_of(connection)
+        if shared is not None:
+            shared.begin(connection)
+            return
+        statement = begin_statement()
+        if statement is not None:
+            execute(connection, statement)
+        else:
+            cls.do_begin(dialect, connection)
+
+    def do_commit(connection: Any) -> None:
+        shared = shared_of(connection)
+        if shared is not None:
+            shared.end(connection, commit=True)
+        else:
+            cls.do_commit(dialect, connection)
+
+    def do_rollback(connection: Any) -> None:
+        shared = shared_of(connection)
+        if shared is not None:
+            shared.end(connection, commit=False)
+        else:
+            cls.do_rollback(dialect, connection)
+
+    def set_isolation_level(dbapi_connection: Any, level: Any) -> None:
+        if shared_of(dbapi_connection) is None:  # AUTOCOMMIT would end the test's transaction
+            cls.set_isolation_level(dialect, dbapi_connection, level)
+
+    def reset_isolation_level(dbapi_connection: Any) -> None:
+        if shared_of(dbapi_connection) is None:
+            cls.reset_isolation_level(dialect, dbapi_connection)
+
+    overrides = {
+        "do_begin": do_begin,
+        "do_commit": do_commit,
+        "do_rollback": do_rollback,
+        "set_isolation_level": set_isolation_level,
+        "reset_isolation_level": reset_isolation_level,
+    }
+    for name, function in overrides.items():
+        setattr(dialect, name, function)
+
+
+def note_write(connection: Any, statement: str) -> None:
+    """Remember the table an UPDATE or DELETE on a test connection touched (see refresh)."""
+    shared = shared_of(connection)
+    if shared is None:
+        return
+    match = WRITE_SQL.match(statement)
+    if match is not None:
+        shared.written.add(match.group(1).lower())
