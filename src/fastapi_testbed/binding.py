@@ -37,10 +37,12 @@ from sqlalchemy.pool import StaticPool
 from fastapi_testbed.bridge import LoopThread, bridged_connect, driver_connect
 from fastapi_testbed.errors import FOREIGN_DATABASE, TestbedError
 from fastapi_testbed.sharing import (
+    WROTE_KEY,
     SharedConnection,
+    after_statement,
+    before_statement,
     execute,
     install_dialect_overrides,
-    note_write,
 )
 from fastapi_testbed.urls import TEST_PREFIX, app_database_name, identity, render
 
@@ -346,9 +348,14 @@ class EngineBinder:
                 dbapi_connection.isolation_level = None  # the plugin says BEGIN itself
 
         @event.listens_for(engine, "before_cursor_execute")
-        def _writes(conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-            if statement[:1] in "UuDd":
-                note_write(conn.connection, statement)
+        def _before(conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+            fairy = conn.connection
+            conn.info["_testbed_wrote"] = getattr(fairy, WROTE_KEY, True)
+            before_statement(fairy, statement)
+
+        @event.listens_for(engine, "after_cursor_execute")
+        def _after(conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+            after_statement(conn.connection, statement, conn.info.pop("_testbed_wrote", True))
 
     def group_for(self, url: URL, *, is_async: bool, dialect: Dialect) -> Group:
         key = (url.render_as_string(hide_password=False), is_async)

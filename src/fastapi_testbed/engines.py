@@ -43,6 +43,7 @@ def _fix_sqlite_transactions(engine: Engine) -> None:
 def create_test_engine(url: URL, *, is_async: bool, loop: LoopThread, **kwargs: Any) -> AnyEngine:
     """The plugin's own engine for ``url``; async driver connections live on ``loop``."""
     from fastapi_testbed.binding import INTERNAL, current_binder
+
     backend = url.get_backend_name()
     options: dict[str, Any] = {}
     connect_args: dict[str, Any] = {}

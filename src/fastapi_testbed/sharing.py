@@ -29,6 +29,7 @@ __all__ = ["SharedConnection", "install_dialect_overrides", "shared_of"]
 _SHARED: dict[int, SharedConnection] = {}  # id(DBAPI connection) -> the test's connection
 _NAMES = itertools.count(1)
 SAVEPOINT_KEY = "_testbed_savepoint"
+WROTE_KEY = "_testbed_wrote"  # a statement other than a completed SELECT ran in the savepoint
 WRITE_SQL = re.compile(r"^\s*(?:UPDATE|DELETE\s+FROM)\s+[\"`\[]?(\w+)", re.IGNORECASE)
 
 
@@ -72,6 +73,7 @@ class SharedConnection:
         name = f"tb_{next(_NAMES)}"
         execute(fairy, f"SAVEPOINT {name}")
         setattr(fairy, SAVEPOINT_KEY, name)
+        setattr(fairy, WROTE_KEY, False)
         self.open.append(name)
 
     def end(self, fairy: Any, *, commit: bool) -> None:
@@ -86,7 +88,10 @@ class SharedConnection:
         del self.open[index:]
         if inner:
             raise TestbedError(CONCURRENT_USE.format(name=name, inner=inner[-1]))
-        if not commit:
+        # A savepoint that only read is released, not rolled back: a rollback would also undo
+        # what others released inside it meanwhile (a background task's commit while the
+        # request's session, which only refreshed, is still open).
+        if not commit and getattr(fairy, WROTE_KEY, True):
             execute(fairy, f"ROLLBACK TO SAVEPOINT {name}")
         execute(fairy, f"RELEASE SAVEPOINT {name}")
 
@@ -169,11 +174,18 @@ def install_dialect_overrides(engine: Engine, *, begin_statement: Callable[[], s
         setattr(dialect, name, function)
 
 
-def note_write(connection: Any, statement: str) -> None:
-    """Remember the table an UPDATE or DELETE on a test connection touched (see refresh)."""
-    shared = shared_of(connection)
+def before_statement(fairy: Any, statement: str) -> None:
+    """Count a statement as a write until it completes as a SELECT; note UPDATE/DELETE tables."""
+    shared = shared_of(fairy)
     if shared is None:
         return
-    match = WRITE_SQL.match(statement)
-    if match is not None:
-        shared.written.add(match.group(1).lower())
+    setattr(fairy, WROTE_KEY, True)
+    if statement[:1] in "UuDd":
+        match = WRITE_SQL.match(statement)
+        if match is not None:
+            shared.written.add(match.group(1).lower())
+
+
+def after_statement(fairy: Any, statement: str, wrote_before: bool) -> None:
+    if not wrote_before and statement.lstrip()[:6].upper() == "SELECT":
+        setattr(fairy, WROTE_KEY, False)

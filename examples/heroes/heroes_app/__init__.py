@@ -1,0 +1,1 @@
+"""Heroes: the FastAPI docs' heroes-and-teams tutorial as a sync SQLModel service."""
