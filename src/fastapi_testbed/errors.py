@@ -6,6 +6,8 @@ They are constants so the tests can assert them verbatim.
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = ["TestbedError"]
 
 
@@ -167,3 +169,25 @@ BAD_ENV_PLACEHOLDER = (
     "fastapi-testbed: [tool.testbed] env.{name} = {value!r}: {error} is not a placeholder the "
     "plugin fills; known: {known} (write {{{{ and }}}} for literal braces)."
 )
+
+APP_FAILED = (
+    "fastapi-testbed: importing the app ([tool.testbed] app = {app!r} in {path}) raised "
+    "{kind}: {error}\n    at {where}\nFix the app, or the settings it reads ([tool.testbed] env "
+    "sets variables before the import)."
+)
+
+
+def app_failed(settings: Any, exc: BaseException) -> str:
+    """One message for an exception the app raised while it was imported (or built)."""
+    import traceback
+
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f"{frames[-1].filename}:{frames[-1].lineno}" if frames else "unknown"
+    lines = str(exc).strip().splitlines()
+    return APP_FAILED.format(
+        app=settings.app,
+        path=settings.pyproject,
+        kind=type(exc).__name__,
+        error=lines[0] if lines else "",
+        where=where,
+    )

@@ -12,7 +12,7 @@ import pytest
 
 from fastapi_testbed.client import tasks_left_behind_cancelled
 from fastapi_testbed.config import SETTINGS_KEY, resolve_settings
-from fastapi_testbed.errors import TestbedError
+from fastapi_testbed.errors import TestbedError, app_failed
 from fastapi_testbed.fixtures import (
     ENVIRONMENT_KEY,
     RUNTIME_KEY,
@@ -178,15 +178,25 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         else "each engine's own server (SQLite files in a temporary folder)"
     )
     reuse = "reuse" if settings.reuse_db else "create and drop"
+    sessions = (
+        f"sessionmakers {', '.join(settings.sessionmakers)}"
+        if settings.sessionmakers
+        else f"dependency {settings.dependency}"
+        if settings.dependency
+        else "the app's own engines"
+    )
     lines = [
         f"testbed: app {settings.app} (from {where})",
-        f"testbed: test databases on {server}; {reuse}; schema by {schema or 'nothing'}",
+        f"testbed: test databases on {server}; {reuse}",
+        f"testbed: schema by {schema or 'nothing'}; sessions from {sessions}",
     ]
     if not hasattr(config, "workerinput") and not getattr(config.option, "numprocesses", None):
         try:
             runtime.load()  # the app's engines exist once it is imported
         except TestbedError as exc:
             raise pytest.UsageError(str(exc)) from None
+        except Exception as exc:  # the app's own error, once, under the setting that imported it
+            raise pytest.UsageError(app_failed(settings, exc)) from None
     for bound in runtime.binder.live_engines():
         kind = "async" if bound.is_async else "sync"
         lines.append(

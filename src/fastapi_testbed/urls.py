@@ -74,7 +74,10 @@ def detect_async(settings: Settings) -> bool:
         return settings.is_async
     for candidate in (settings.database_url, settings.env.get(settings.database_url_env)):
         if candidate:
-            driver = _explicit_driver(make_url(candidate))
+            try:
+                driver = _explicit_driver(make_url(candidate))
+            except Exception:  # reported with its setting when the URL is used
+                continue
             if driver in ASYNC_DRIVERS:
                 return True
             if driver in SYNC_DRIVERS:
@@ -241,9 +244,12 @@ class TestUrls:
         chosen = server.database if server is not None and main and server.database else None
         if chosen and target.get_backend_name() == "sqlite":
             chosen = Path(chosen).stem if chosen != ":memory:" else None
-        test_name = _slug(chosen) if chosen else name
-        if not test_name.startswith(TEST_PREFIX):
-            test_name = TEST_PREFIX + test_name
+        if chosen:  # the server URL names the main test database: test_ added if missing
+            test_name = _slug(chosen)
+            if not test_name.startswith(TEST_PREFIX):
+                test_name = TEST_PREFIX + test_name
+        else:  # as Django does: test_<name> always, so the app's own database is never it
+            test_name = TEST_PREFIX + name
         if self.worker:
             test_name = f"{test_name}_{_slug(self.worker)}"
         if target.get_backend_name() == "sqlite":
@@ -253,6 +259,7 @@ class TestUrls:
             result = target.set(database=test_name)
             if family(result) == "mysql" and "charset" not in result.query:
                 result = result.update_query_dict({"charset": "utf8mb4"})
+        result = choose_driver(result, is_async, self.source)  # installed, and fits the engine
         self._made.add(identity(result))
         if main and self.main_test_name is None:
             self.main_test_name = app_database_name(result)

@@ -9,11 +9,11 @@ from tests.conftest import Project
 ENV_BEFORE_IMPORT = """
 import os
 
-from tbapp.db import URL_AT_IMPORT  # imported by the test module, as a conftest would
+from tbapp.db import engine  # imported by the test module, as a conftest would
 
 
 def test_app_saw_test_settings_at_import(testbed):
-    assert URL_AT_IMPORT == testbed.url.render_as_string(hide_password=False)
+    assert engine.url == testbed.url  # the app's engine, made at import, is a test engine
     assert os.environ["SECRET_KEY"] == "from-testbed"
 """
 
@@ -49,10 +49,13 @@ def test_report_header_shows_app_url_and_sources(sqlite_project: Project) -> Non
     result.stdout.fnmatch_lines(
         [
             "testbed: app tbapp.main:app (from ?tool.testbed? in */pyproject.toml)",
-            "testbed: database postgresql+asyncpg://postgres:***@127.0.0.1:5432/test_shop "
-            "(from --testbed-db-url; create and drop, async driver)",
+            "testbed: test databases on postgresql://postgres:***@127.0.0.1:5432/shop "
+            "(from --testbed-db-url); create and drop",
             "testbed: schema by metadata tbapp.models:Base.metadata; "
             "sessions from sessionmakers tbapp.db:SessionLocal",
+            # the app reads DATABASE_URL, which holds its test database's URL already
+            "testbed: engine postgresql+asyncpg://postgres:***@127.0.0.1:5432/test_shop "
+            "(async, tbapp/db.py:*) -> postgresql+asyncpg://postgres:***@127.0.0.1:5432/test_shop",
         ]
     )
     assert "s3cret" not in result.stdout.str()
@@ -66,8 +69,8 @@ def test_environment_variable_chooses_the_server(
     result = sqlite_project.run("--co")
     result.stdout.fnmatch_lines(
         [
-            "*database mysql+aiomysql://root@127.0.0.1:3306/test_shop?charset=utf8mb4 "
-            "(from env TESTBED_DATABASE_URL;*"
+            "*test databases on mysql://root@127.0.0.1:3306/shop (from env TESTBED_DATABASE_URL)*",
+            "*-> mysql+aiomysql://root@127.0.0.1:3306/test_shop?charset=utf8mb4",
         ]
     )
 
@@ -75,7 +78,7 @@ def test_environment_variable_chooses_the_server(
 def test_sync_app_gets_a_sync_driver(sqlite_project: Project) -> None:
     sqlite_project.write(ENV_BEFORE_IMPORT, flavour="sync")
     result = sqlite_project.run("--testbed-db-url", "postgresql://postgres@127.0.0.1/", "--co")
-    result.stdout.fnmatch_lines(["*database postgresql+psycopg://*/test_tbapp*sync driver)"])
+    result.stdout.fnmatch_lines(["*engine * (sync, *) -> postgresql+psycopg://*/test_tbapp"])
 
 
 def test_no_table_keeps_the_plugin_dormant_until_a_fixture_is_used(
@@ -114,16 +117,17 @@ def test_wrong_app_path_is_one_clear_error(
     pyproject = sqlite_project.pytester.path / "pyproject.toml"
     pyproject.write_text(pyproject.read_text().replace('app = "tbapp.main:app"', line))
     result = sqlite_project.run()
-    result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines([message])
-    assert "Traceback" not in result.stdout.str()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR  # the app is imported at the start
+    result.stderr.fnmatch_lines([message])
+    assert "Traceback" not in result.stdout.str() + result.stderr.str()
 
 
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
         ("typo_key = 1", "*unknown key(s) typo_key in ?tool.testbed? of*"),
-        ('alembic_ini = "alembic.ini"', "*sets both metadata and alembic_ini*"),
+        ("databases = 1", "*databases in * must be a table of tables, found 1*"),
+        ('database_url = "::garbage"', "*'::garbage' (from ?tool.testbed? *) is not a database*"),
         ("sessionmakers = 3", "*sessionmakers in * must be a list of strings, found 3*"),
         ('dependency = "tbapp.db"', "*dependency = 'tbapp.db' is not an import path*"),
     ],
@@ -145,15 +149,15 @@ def test_sessionmaker_entry_must_be_a_sessionmaker(sqlite_project: Project) -> N
     pyproject = sqlite_project.pytester.path / "pyproject.toml"
     pyproject.write_text(pyproject.read_text().replace("tbapp.db:SessionLocal", "tbapp.db:engine"))
     result = sqlite_project.run()
-    result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(["*sessionmakers entry 'tbapp.db:engine' is a AsyncEngine*"])
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*sessionmakers entry 'tbapp.db:engine' is a AsyncEngine*"])
 
 
 def test_precedence_cli_then_environment_then_table(
     sqlite_project: Project, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sqlite_project.write(ENV_BEFORE_IMPORT, extra='database_url = "postgresql://h/from_table"')
-    header = "*testbed: database postgresql+asyncpg://{where}/test_{name} (from {source};*"
+    header = "*testbed: test databases on postgresql://{where}/{name} (from {source});*"
     result = sqlite_project.run("--co")
     result.stdout.fnmatch_lines(
         [header.format(where="h", name="from_table", source="?tool.testbed? in *pyproject.toml")]
@@ -162,7 +166,7 @@ def test_precedence_cli_then_environment_then_table(
     monkeypatch.setenv("TESTBED_REUSE_DB", "1")
     result = sqlite_project.run("--co")
     result.stdout.fnmatch_lines(
-        [header.format(where="h", name="from_env", source="env TESTBED_DATABASE_URL") + "reuse,*"]
+        [header.format(where="h", name="from_env", source="env TESTBED_DATABASE_URL") + " reuse"]
     )
     result = sqlite_project.run("--co", "--testbed-db-url", "postgresql://h/from_cli")
     result.stdout.fnmatch_lines(
@@ -183,7 +187,7 @@ def test_metadata_must_be_a_metadata(sqlite_project: Project) -> None:
     pyproject = sqlite_project.pytester.path / "pyproject.toml"
     pyproject.write_text(pyproject.read_text().replace("Base.metadata", "Base"))
     result = sqlite_project.run()
-    result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
         ["*metadata = 'tbapp.models:Base' is a *, expected a sqlalchemy.MetaData*"]
     )

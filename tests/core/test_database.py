@@ -17,7 +17,9 @@ import os
 
 
 def test_database_is_a_test_database(testbed):
-    assert os.environ["DATABASE_URL"] == testbed.url.render_as_string(hide_password=False)
+    from tbapp.db import engine
+
+    assert engine.url == testbed.url
     name = testbed.url.database
     if testbed.url.get_backend_name() == "sqlite":
         assert os.path.basename(name) == "test_tbapp.db"
@@ -52,7 +54,8 @@ def test_marks_the_database(testbed):
         connection.exec_driver_sql("CREATE TABLE IF NOT EXISTS reuse_mark (id INTEGER)")
         return existed
 
-    print("MARK-EXISTED", run_sync(testbed.engine, testbed.runtime.loop, mark))
+    database = testbed.database  # the plugin's own engine: outside the test's transaction
+    print("MARK-EXISTED", run_sync(database.engine, database.loop, mark))
 """
 
 
@@ -136,7 +139,8 @@ def run(connection):
 
 
 async def main():
-    engine = create_async_engine(os.environ["DATABASE_URL"], poolclass=pool.NullPool)
+    url = os.environ.get("DATABASE_URL") or context.config.get_main_option("sqlalchemy.url")
+    engine = create_async_engine(url, poolclass=pool.NullPool)
     async with engine.connect() as connection:
         await connection.run_sync(run)
     await engine.dispose()
@@ -218,16 +222,28 @@ def test_x(testbed):
 """
 
 
-def test_app_database_already_named_test_is_refused(
+def test_app_database_already_named_test_gets_a_test_database_of_its_own(
     pytester: pytest.Pytester, databases_on: Check, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # The app's own DATABASE_URL is test_tbapp: deriving from it would land on the same database.
+    # The app's own database is test_tbapp: its test database is test_test_tbapp, as in Django.
+    server = SERVERS["postgresql"]
+    assert server is not None
+    monkeypatch.setenv("DATABASE_URL", server + "test_tbapp")
+    project = Project(pytester, None)
+    project.write("def test_x(testbed):\n    assert testbed.url.database == 'test_test_tbapp'\n")
+    project.run().assert_outcomes(passed=1)
+    assert "test_tbapp" not in databases_on(server)
+
+
+def test_server_url_naming_the_apps_own_database_is_refused(
+    pytester: pytest.Pytester, databases_on: Check, monkeypatch: pytest.MonkeyPatch
+) -> None:
     server = SERVERS["postgresql"]
     assert server is not None
     monkeypatch.setenv("DATABASE_URL", server + "test_tbapp")
     project = Project(pytester, None)
     project.write(UNSAFE)
-    result = project.run()
+    result = project.run("--testbed-db-url", server + "test_tbapp")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*refusing to create 'test_tbapp'*the app uses outside tests*"])
     assert "test_tbapp" not in databases_on(server)
