@@ -145,7 +145,7 @@ class Scope:
             execute(owner, "BEGIN")
         existing = self.connections.get(group)
         if existing is not None:  # another task opened it while this one waited on the driver
-            type(group.dialect).do_rollback(group.dialect, owner.dbapi_connection)
+            type(group.dialect).do_rollback(group.dialect, owner)
             owner.close()
             return existing
         connection = self.connections[group] = SharedConnection(group, owner)

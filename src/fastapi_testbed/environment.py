@@ -16,7 +16,6 @@ from fastapi_testbed.urls import (
     DEFAULT_URL,
     SETTING,
     TestUrls,
-    choose_driver,
     detect_async,
     project_name,
 )
@@ -101,7 +100,9 @@ def prepare_environment(settings: Settings, *, worker: str | None, cache_dir: Pa
         url = urls.map(exported, is_async=is_async)
     else:  # the database of an app with no engine of its own; no engine's name is claimed
         url = urls.map(make_url(DEFAULT_URL), is_async=is_async, main=False)
-        url = choose_driver(url, is_async, "default")
+    # An app that reads its URL from this variable gets the test database's: when it has a
+    # value to map, when the tests name a server, or when the table names the variable.
+    export = exported is not None or "database_url_env" in settings.table
     # The databases the app would use outside tests; the safety rule never lets us touch them.
     app_urls = tuple(
         (f"{origin} {settings.database_url_env}", value)
@@ -124,7 +125,6 @@ def prepare_environment(settings: Settings, *, worker: str | None, cache_dir: Pa
                     name=name, value=value, error=exc, known=", ".join(f"{{{p}}}" for p in parts)
                 )
             ) from None
-    if exported is not None:
-        # an app that reads its URL from this variable gets the test database's
+    if export:
         environment.set(settings.database_url_env, url.render_as_string(hide_password=False))
     return environment

@@ -11,7 +11,6 @@ from typing import Any, TypeVar
 
 from sqlalchemy import MetaData, inspect
 from sqlalchemy.engine import URL, Engine
-from sqlalchemy.exc import InvalidRequestError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -349,16 +348,16 @@ class Testbed:
         """Refresh the objects of the test's sessions the app updated; forget those it deleted."""
         for session, obj in self._stale():
             if isinstance(session, AsyncSession):
-                self.run(_refresh_async(session, obj))
+                self.run(_reload_async(session, obj))
             else:
-                _refresh(session, obj)
+                _reload(session, obj)
 
     async def after_request_async(self) -> None:
         for session, obj in self._stale():
             if isinstance(session, AsyncSession):
-                await _refresh_async(session, obj)
+                await _reload_async(session, obj)
             else:
-                _refresh(session, obj)
+                _reload(session, obj)
 
     # --- lifecycle ------------------------------------------------------------------------------
     def __enter__(self) -> Testbed:
@@ -417,15 +416,15 @@ class Testbed:
         return get_sync_session
 
 
-def _refresh(session: Session, obj: Any) -> None:
-    try:
-        session.refresh(obj)
-    except InvalidRequestError:  # the app deleted the row
+def _reload(session: Session, obj: Any) -> None:
+    state = inspect(obj)
+    # populate_existing reloads in place; a row the app deleted gives None and leaves the
+    # object's last values readable, as a deleted Django instance keeps its fields
+    if session.get(state.mapper.class_, state.identity, populate_existing=True) is None:
         session.expunge(obj)
 
 
-async def _refresh_async(session: AsyncSession, obj: Any) -> None:
-    try:
-        await session.refresh(obj)
-    except InvalidRequestError:
+async def _reload_async(session: AsyncSession, obj: Any) -> None:
+    state = inspect(obj)
+    if await session.get(state.mapper.class_, state.identity, populate_existing=True) is None:
         session.expunge(obj)

@@ -59,6 +59,15 @@ SYNC_DRIVERS = frozenset({"psycopg2", "pymysql", "mysqldb", "pysqlite", "pg8000"
 ASYNC_MARKERS = ("async_sessionmaker", "create_async_engine", "AsyncSession", "AsyncEngine")
 
 
+def _fits(url: URL, is_async: bool) -> bool:
+    driver = _explicit_driver(url)
+    if driver in ASYNC_DRIVERS:
+        return is_async
+    if driver in SYNC_DRIVERS:
+        return not is_async
+    return driver is not None  # psycopg serves both; no driver means SQLAlchemy's sync default
+
+
 def render(url: URL) -> str:
     """The URL as text with the password hidden."""
     return url.render_as_string(hide_password=True)
@@ -84,9 +93,26 @@ def detect_async(settings: Settings) -> bool:
                 return False
     paths = [*settings.sessionmakers, settings.dependency, settings.app, settings.metadata]
     sources = [module_source(module) for module in _modules(paths)]
+    sources.extend(_package_sources(settings))
     if settings.alembic_ini is not None:
         sources.append(_alembic_env_source(settings.alembic_ini))
     return any(source and any(m in source for m in ASYNC_MARKERS) for source in sources)
+
+
+def _package_sources(settings: Settings, limit: int = 300) -> list[str]:
+    """The text of the app's package (its top-level folder under the project), unexecuted."""
+    if not settings.app:
+        return []
+    package = settings.root / settings.app.partition(":")[0].split(".")[0]
+    if not package.is_dir():
+        return []
+    sources = []
+    for path in sorted(package.rglob("*.py"))[:limit]:
+        try:
+            sources.append(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError):
+            continue
+    return sources
 
 
 def _modules(paths: list[str | None]) -> list[str]:
@@ -227,7 +253,10 @@ class TestUrls:
     def map(self, url: URL, *, is_async: bool, main: bool | None = None) -> URL:
         """The test database URL for ``url`` (an engine's), with the driver to use."""
         if self.is_test_url(url):
-            return url
+            if _fits(url, is_async):
+                return url
+            # a test URL exported for the app, used by an engine of the other kind
+            return choose_driver(url.set(drivername=url.get_backend_name()), is_async, self.source)
         name = _slug(app_database_name(url) or self.project)
         if main is None:
             main = self.main_name is None or self.main_name == name
