@@ -78,7 +78,7 @@ APP_FILES = {
 
         from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
-        engine = create_async_engine(os.environ["DATABASE_URL"])
+        engine = create_async_engine(os.environ.get("DATABASE_URL", "sqlite+aiosqlite:///bench.db"))
         SessionLocal = async_sessionmaker(engine, expire_on_commit=False)
 
 
@@ -156,7 +156,6 @@ TESTBED_TABLE = """
     [tool.testbed]
     app = "bench_app.main:app"
     metadata = "bench_app.models:Base.metadata"
-    sessionmakers = ["bench_app.db:SessionLocal"]
     """
 
 API_TESTS = """

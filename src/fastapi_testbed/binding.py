@@ -17,6 +17,7 @@ database. Nothing here imports pytest::
 
 from __future__ import annotations
 
+import re
 import sys
 import threading
 import weakref
@@ -35,7 +36,7 @@ from sqlalchemy.engine import URL, Dialect, Engine, make_url
 from sqlalchemy.pool import StaticPool
 
 from fastapi_testbed.bridge import LoopThread, bridged_connect, driver_connect
-from fastapi_testbed.errors import FOREIGN_DATABASE, TestbedError
+from fastapi_testbed.errors import DDL_IN_TEST, FOREIGN_DATABASE, TestbedError
 from fastapi_testbed.sharing import (
     WROTE_KEY,
     SharedConnection,
@@ -43,12 +44,15 @@ from fastapi_testbed.sharing import (
     before_statement,
     execute,
     install_dialect_overrides,
+    shared_of,
 )
 from fastapi_testbed.urls import TEST_PREFIX, app_database_name, identity, render
 
 __all__ = ["BoundEngine", "EngineBinder", "Group", "Scope", "current_binder"]
 
 INTERNAL = "_testbed_internal"  # create_engine(..., _testbed_internal=True): the plugin's own
+MYSQL_CREATE = re.compile(r"^\s*CREATE\s+(?:TABLE|(?:UNIQUE\s+)?INDEX)\b", re.IGNORECASE)
+MYSQL_DDL = re.compile(r"^\s*(?:CREATE|ALTER|DROP|RENAME|TRUNCATE)\s+(?!TEMPORARY)", re.IGNORECASE)
 _ORIGINAL_CREATE_ENGINE = sqlalchemy.engine.create.create_engine
 _ORIGINAL_RAW_CONNECTION = Engine.raw_connection
 _SKIPPED_MODULES = ("sqlalchemy", "sqlmodel", "fastapi_testbed", "functools", "contextlib")
@@ -346,6 +350,24 @@ class EngineBinder:
             @event.listens_for(engine, "connect")
             def _autocommit_driver(dbapi_connection: Any, _record: Any) -> None:
                 dbapi_connection.isolation_level = None  # the plugin says BEGIN itself
+
+        if engine.dialect.name in {"mysql", "mariadb"}:
+            database = group.database
+
+            @event.listens_for(engine, "before_cursor_execute", retval=True)
+            def _ddl(
+                conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any
+            ) -> tuple[str, Any]:
+                # MariaDB commits before and after DDL: on the test's connection it would end
+                # the test's transaction. The app's own create_all runs on the plugin's instead.
+                if statement.lstrip()[:1] not in "CcAaDdRrTt" or shared_of(conn.connection) is None:
+                    return statement, parameters
+                if MYSQL_CREATE.match(statement):
+                    database.execute_ddl(statement)
+                    return "DO 0", parameters
+                if MYSQL_DDL.match(statement):
+                    raise TestbedError(DDL_IN_TEST.format(statement=statement.strip()[:80]))
+                return statement, parameters
 
         @event.listens_for(engine, "before_cursor_execute")
         def _before(conn: Any, _cursor: Any, statement: str, *_: Any) -> None:

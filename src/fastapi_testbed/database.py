@@ -280,6 +280,12 @@ class TestDatabase:
         if failure:
             raise failure[0]
 
+    def execute_ddl(self, statement: str) -> None:
+        """Run a DDL statement on the plugin's own connection: committed, outside any test."""
+        check_test_database(self.url, "change the schema of", app_urls=self.app_urls)
+        run_sync(self.engine, self.loop, lambda c: c.exec_driver_sql(statement))
+        self._tables = None
+
     # --- emptying, for isolation="truncate" ----------------------------------------------------
     def table_names(self, connection: Connection) -> list[str]:
         """Tables to empty, children first."""

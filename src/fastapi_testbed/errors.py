@@ -108,7 +108,7 @@ APP_DATABASE = (
 UNREACHABLE = (
     "fastapi-testbed: could not connect to the database server at {url} (from {source}):\n"
     "    {error}\nStart the server, or change --testbed-db-url / TESTBED_DATABASE_URL / "
-    "[tool.testbed] database_url."
+    "[tool.testbed] database_url (--testbed-db-url sqlite:// tries the embedded default)."
 )
 
 SERVER_REFUSED = (
@@ -191,3 +191,11 @@ def app_failed(settings: Any, exc: BaseException) -> str:
         error=lines[0] if lines else "",
         where=where,
     )
+
+
+DDL_IN_TEST = (
+    "fastapi-testbed: `{statement}` inside a test on MariaDB/MySQL would commit the test's "
+    "transaction (the server commits around DDL), and with it every row the test was to roll "
+    "back.\nBuild the schema with [tool.testbed] metadata / alembic_ini, or mark the test "
+    '@pytest.mark.testbed(isolation="truncate").'
+)

@@ -1,0 +1,139 @@
+"""What binding at the engine guarantees beyond the isolation scenarios: DDL the app runs inside a
+test, and engines the plugin could not bind."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Project
+
+LIFESPAN_CREATE_ALL = """
+from contextlib import asynccontextmanager
+
+from sqlalchemy import Integer, String
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from tbapp.db import engine
+import tbapp.main as main
+
+
+class Extra(DeclarativeBase):  # tables the schema settings do not know: the app creates them
+    pass
+
+
+class Visit(Extra):
+    __tablename__ = "visits"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    path: Mapped[str] = mapped_column(String(50), index=True)
+
+
+@asynccontextmanager
+async def lifespan(app):
+    async with engine.begin() as connection:
+        await connection.run_sync(Extra.metadata.create_all)
+    yield
+
+
+main.app.router.lifespan_context = lifespan
+"""
+
+DDL_TESTS = """
+import pytest
+from sqlalchemy import func, select, text
+from tbapp.models import Item
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_1_lifespan_creates_tables_inside_the_test(client, db_session):
+    db_session.add(Item(name="before-ddl"))
+    await db_session.commit()
+    assert (await client.get("/items")).json() == ["before-ddl"]  # the lifespan ran create_all
+    assert (await db_session.execute(text("SELECT COUNT(*) FROM visits"))).scalar() == 0
+
+
+async def test_2_nothing_committed(client, db_session):
+    assert await db_session.scalar(select(func.count(Item.id))) == 0
+    assert (await client.get("/items")).json() == []
+"""
+
+
+def test_app_ddl_never_ends_the_tests_transaction(project: Project) -> None:
+    project.write(DDL_TESTS, conftest="import tbapp.lifespan  # noqa: F401\n")
+    (project.pytester.path / "tbapp" / "lifespan.py").write_text(LIFESPAN_CREATE_ALL)
+    project.run().assert_outcomes(passed=2)
+
+
+ALTER_IN_TEST = """
+import pytest
+from sqlalchemy import text
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_alter(db_session):
+    await db_session.execute(text("ALTER TABLE items ADD COLUMN extra INTEGER"))
+"""
+
+
+def test_other_ddl_on_mariadb_is_one_clear_failure(pytester: pytest.Pytester) -> None:
+    from tests.conftest import SERVERS
+
+    project = Project(pytester, SERVERS["mariadb"])
+    project.write(ALTER_IN_TEST)
+    result = project.run()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*`ALTER TABLE items ADD COLUMN extra INTEGER` inside a test on MariaDB/MySQL would "
+            "commit the test's transaction*",
+            '*@pytest.mark.testbed(isolation="truncate")*',
+        ]
+    )
+
+
+FOREIGN = """
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from fastapi_testbed.binding import _ORIGINAL_CREATE_ENGINE  # as if made before the plugin loaded
+
+
+def test_unbound_engine_cannot_reach_a_real_database(testbed):
+    url = make_url("{url}")
+    engine = _ORIGINAL_CREATE_ENGINE(url)
+    with pytest.raises(Exception, match="refusing a connection to '{name}'"):
+        with engine.connect() as connection:
+            connection.execute(text("CREATE TABLE written (id INTEGER)"))
+
+
+def test_unbound_engine_may_reach_a_test_database(testbed):
+    url = testbed.url.set(drivername=testbed.url.get_backend_name())
+    engine = _ORIGINAL_CREATE_ENGINE(url.render_as_string(hide_password=False))
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT 1")).scalar() == 1
+    engine.dispose()
+"""
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_engines_made_before_the_plugin_are_refused_real_databases(
+    pytester: pytest.Pytester, backend: str
+) -> None:
+    from tests.conftest import SERVERS
+
+    server = SERVERS[backend]
+    if server is None:
+        target, name = f"sqlite:///{pytester.path / 'real.db'}", "real"
+    else:
+        target, name = (
+            server.replace("postgresql://", "postgresql+psycopg://") + "postgres",
+            ("postgres"),
+        )
+    project = Project(pytester, server)
+    project.write(FOREIGN.replace("{url}", target).replace("{name}", name), flavour="sync")
+    project.run().assert_outcomes(passed=2)
+    assert not Path(pytester.path / "real.db").exists()  # SQLite would have created the file
