@@ -152,7 +152,7 @@ class Scope:
             type(group.dialect).do_rollback(group.dialect, owner)
             owner.close()
             return existing
-        connection = self.connections[group] = SharedConnection(group, owner)
+        connection = self.connections[group] = SharedConnection(group, owner, engine)
         self.touched.add(group.database)
         return connection
 

@@ -54,9 +54,11 @@ def execute(connection: Any, statement: str) -> None:
 class SharedConnection:
     """One test's connection to one test database, for every engine of one group."""
 
-    def __init__(self, group: Group, owner: Any) -> None:
+    def __init__(self, group: Group, owner: Any, engine: Engine) -> None:
         self.group = group
         self.owner = owner  # the pooled connection this borrows, from the real pool
+        self.engine = engine
+        self.owner_pool = engine.pool
         self.raw = owner.dbapi_connection
         self.open: list[str] = []
         self.written: set[str] = set()  # tables the app updated or deleted from
@@ -101,7 +103,9 @@ class SharedConnection:
         _SHARED.pop(id(self.raw), None)
         self.open.clear()
         dialect = self.group.dialect
-        if self.invalidated:  # a cancelled or broken statement: the pool must not reuse it
+        if self.invalidated or self.engine.pool is not self.owner_pool:
+            # a cancelled or broken statement, or the app disposed the engine meanwhile (a
+            # lifespan's shutdown): close it rather than give it to a pool nobody uses
             self.owner.invalidate()
             return
         try:

@@ -137,3 +137,40 @@ def test_engines_made_before_the_plugin_are_refused_real_databases(
     project.write(FOREIGN.replace("{url}", target).replace("{name}", name), flavour="sync")
     project.run().assert_outcomes(passed=2)
     assert not Path(pytester.path / "real.db").exists()  # SQLite would have created the file
+
+
+DISPOSING_LIFESPAN = """
+from contextlib import asynccontextmanager
+
+from tbapp.db import engine
+import tbapp.main as main
+
+
+@asynccontextmanager
+async def lifespan(app):
+    yield
+    await engine.dispose()  # as many apps do at shutdown, here inside every test
+
+
+main.app.router.lifespan_context = lifespan
+"""
+
+USES_THE_APP = """
+import pytest
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.mark.parametrize("n", range(3))
+async def test_request(client, n):
+    assert (await client.post("/items", json={"name": "a"})).status_code == 201
+"""
+
+
+def test_engine_disposed_by_the_app_leaks_no_connection(project: Project) -> None:
+    # the test's connection came from the pool the app disposed: it is closed, not abandoned
+    project.write(USES_THE_APP, conftest="import tbapp.lifespan  # noqa: F401\n")
+    (project.pytester.path / "tbapp" / "lifespan.py").write_text(DISPOSING_LIFESPAN)
+    result = project.run("-W", "error::pytest.PytestUnraisableExceptionWarning", subprocess=True)
+    result.assert_outcomes(passed=3)
+    assert "Unraisable" not in result.stdout.str() + result.stderr.str()
