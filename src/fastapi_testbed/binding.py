@@ -36,7 +36,7 @@ from sqlalchemy.engine import URL, Dialect, Engine, make_url
 from sqlalchemy.pool import StaticPool
 
 from fastapi_testbed.bridge import LoopThread, bridged_connect, driver_connect
-from fastapi_testbed.errors import DDL_IN_TEST, FOREIGN_DATABASE, TestbedError
+from fastapi_testbed.errors import DDL_IN_TEST, FOREIGN_DATABASE, NESTED_BUILD, TestbedError
 from fastapi_testbed.sharing import (
     WROTE_KEY,
     SharedConnection,
@@ -94,6 +94,11 @@ class Group:
         """The DBAPI connection ``engine`` hands out now (see the module docstring)."""
         database = self.database
         if not database.ready and not database.building:
+            building = next((d for d in self.binder.databases.values() if d.building), None)
+            if building is not None:  # Alembic's env.py reached another test database
+                raise TestbedError(
+                    NESTED_BUILD.format(building=render(building.url), other=render(self.url))
+                )
             database.ensure()
         scope = self.binder.current_scope
         if scope is None or database.building or scope.isolation != "transaction":

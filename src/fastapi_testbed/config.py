@@ -40,6 +40,7 @@ CORE_KEYS = frozenset(
         "async",
         "reuse_db",
         "databases",
+        "engine",
     }
 )
 # Keys read by the fakes plugin (fastapi_testbed.fakes); accepted here so typos elsewhere stand out.
@@ -71,6 +72,7 @@ class Settings:
     metadata: str | None = None
     alembic_ini: Path | None = None
     databases: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    engine: str | None = None
     app_database_url: str | None = None
     sessionmakers: tuple[str, ...] = ()
     dependency: str | None = None
@@ -181,7 +183,9 @@ def resolve_settings(
             )
         )
     dependency = _expect(table, "dependency", str, "a string", path)
+    engine = _expect(table, "engine", str, "a string", path)
     for key, values in (
+        ("engine", [engine]),
         ("app", [app]),
         ("metadata", [metadata]),
         ("sessionmakers", makers),
@@ -234,6 +238,7 @@ def resolve_settings(
         metadata=metadata,
         alembic_ini=(path.parent / alembic) if alembic else None,
         databases=databases,
+        engine=engine,
         app_database_url=app_database_url,
         sessionmakers=tuple(makers),
         dependency=dependency,

@@ -199,3 +199,11 @@ DDL_IN_TEST = (
     "back.\nBuild the schema with [tool.testbed] metadata / alembic_ini, or mark the test "
     '@pytest.mark.testbed(isolation="truncate").'
 )
+
+NESTED_BUILD = (
+    "fastapi-testbed: while building the test database {building}, a connection went to "
+    "{other}, another test database: Alembic's env.py takes its URL from elsewhere than the "
+    "database being built.\nName the app's main engine with [tool.testbed] engine = "
+    '"myapp.db:engine" (or "myapp.db:get_engine()" for a factory), or let env.py use '
+    "config.get_main_option('sqlalchemy.url') when it is set."
+)

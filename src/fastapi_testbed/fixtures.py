@@ -152,9 +152,15 @@ def sync_client(testbed: Testbed) -> Iterator[Any]:
     with failing_clearly():
         app = testbed.app
 
-    def after_request(_response: Any) -> None:
-        testbed.after_request()  # the test's sessions read what the app just changed
+    class TestbedClient(TestClient):
+        __test__ = False
 
-    with TestClient(app) as http:
-        http.event_hooks["response"].append(after_request)
+        def request(self, *args: Any, **kwargs: Any) -> Any:
+            response = super().request(*args, **kwargs)
+            # the body is read, so the app and its dependencies' teardown are done: the test's
+            # sessions now read what the app changed
+            testbed.after_request()
+            return response
+
+    with TestbedClient(app) as http:
         yield http

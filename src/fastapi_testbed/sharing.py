@@ -11,7 +11,6 @@ and ``commit()``, Core statements, sync and async alike.
 
 from __future__ import annotations
 
-import itertools
 import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -27,7 +26,6 @@ if TYPE_CHECKING:
 __all__ = ["SharedConnection", "install_dialect_overrides", "shared_of"]
 
 _SHARED: dict[int, SharedConnection] = {}  # id(DBAPI connection) -> the test's connection
-_NAMES = itertools.count(1)
 SAVEPOINT_KEY = "_testbed_savepoint"
 WROTE_KEY = "_testbed_wrote"  # a statement other than a completed SELECT ran in the savepoint
 WRITE_SQL = re.compile(r"^\s*(?:UPDATE|DELETE\s+FROM)\s+[\"`\[]?(\w+)", re.IGNORECASE)
@@ -72,7 +70,9 @@ class SharedConnection:
 
     # --- the app's transactions, as savepoints ---------------------------------------------
     def begin(self, fairy: Any) -> None:
-        name = f"tb_{next(_NAMES)}"
+        # named by depth: the same few names recur, so drivers that prepare statements
+        # (asyncpg) find them in their cache instead of preparing a new one every time
+        name = f"tb_{len(self.open) + 1}"
         execute(fairy, f"SAVEPOINT {name}")
         setattr(fairy, SAVEPOINT_KEY, name)
         setattr(fairy, WROTE_KEY, False)

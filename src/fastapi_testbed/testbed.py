@@ -52,6 +52,10 @@ class Runtime:
         self.is_async = is_async
         self.app_urls = app_urls
         self.binder = EngineBinder(urls, database_factory=self.database)
+        self._main: BoundEngine | None = None
+        self._fallback: BoundEngine | None = None
+        self._fallback_engine: Any = None
+        self._factories: dict[int, Callable[[], Any]] = {}
 
     def close(self) -> None:
         """Close the app's connections, drop the test databases, stop the loop thread."""
@@ -138,6 +142,7 @@ class Runtime:
         if self.settings.metadata:
             self.metadata("metadata", self.settings.metadata)
         _ = self.sessionmakers
+        self._named_engine()
 
     @cached_property
     def sessionmakers(self) -> list[Any]:
@@ -157,47 +162,82 @@ class Runtime:
             return None
         return self._import("dependency", self.settings.dependency)  # type: ignore[no-any-return]
 
-    @cached_property
+    def _named_engine(self) -> Any:
+        """The engine `engine` names (a factory is called once): the main one."""
+        if not self.settings.engine:
+            return None
+        engine = self._import("engine", self.settings.engine)
+        return engine.sync_engine if isinstance(engine, AsyncEngine) else engine
+
+    @property
     def main(self) -> BoundEngine:
-        """The engine of db_session: the main database's first, or one made for an app with none."""
+        """The engine of db_session: `engine`, else the main database's first, else the only one.
+
+        Until the app has made an engine (a factory it calls at its first request), the plugin's
+        own stands in, and is not kept: the app's is chosen once it exists.
+        """
+        if self._main is not None:
+            return self._main
         self.load()
+        named = self._named_engine()
         engines = self.binder.live_engines()
         main_name = self.binder.urls.main_test_name
-        for bound in engines:
-            if main_name is None or app_database_name(bound.test_url) == main_name:
-                return bound
-        if engines:
-            return engines[0]
-        if self.is_async:
-            from sqlalchemy.ext.asyncio import create_async_engine
+        candidates = (
+            [bound for bound in engines if bound.engine is named]
+            if named is not None
+            else [
+                b
+                for b in engines
+                if main_name is None or app_database_name(b.test_url) == main_name
+            ]
+            or engines
+        )
+        candidates = [bound for bound in candidates if bound.engine is not self._fallback_engine]
+        if candidates:
+            self._main = candidates[0]
+            return self._main
+        if self._fallback is None:
+            if self.is_async:
+                from sqlalchemy.ext.asyncio import create_async_engine
 
-            self._fallback: Any = create_async_engine(self.url)
-        else:
-            from sqlalchemy import create_engine
+                self._fallback_engine = create_async_engine(self.url).sync_engine
+            else:
+                from sqlalchemy import create_engine
 
-            self._fallback = create_engine(self.url)
-        return self.binder.live_engines()[-1]
+                self._fallback_engine = create_engine(self.url)
+            self._fallback = self.binder.live_engines()[-1]
+        return self._fallback
 
-    @cached_property
+    @property
     def engine(self) -> AnyEngine:
         """The main engine, as the app sees it: an AsyncEngine for an async app."""
         bound = self.main
         sync_engine = bound.engine
         assert sync_engine is not None
-        return AsyncEngine(sync_engine) if bound.is_async else sync_engine
+        return (
+            AsyncEngine._retrieve_proxy_for_target(sync_engine) if bound.is_async else sync_engine
+        )
 
-    @cached_property
+    @property
     def session_factory(self) -> Callable[[], Any]:
         """How db_session is made: the app's own sessionmaker, session class and options."""
         if self.sessionmakers:
-            maker = self.sessionmakers[0]
-            return maker  # type: ignore[no-any-return]
-        engine = self.engine
-        maker = _find_sessionmaker(self.settings.root, engine)
-        if maker is not None:
-            return maker  # type: ignore[no-any-return]
-        session_class = _find_session_class(self.settings.root, is_async=self.main.is_async)
-        return lambda: session_class(bind=engine, expire_on_commit=False)
+            return self.sessionmakers[0]  # type: ignore[no-any-return]
+        main = self.main
+        factory = self._factories.get(id(main))
+        if factory is None:
+            engine = self.engine
+            maker = _find_sessionmaker(self.settings.root, engine)
+            if maker is not None:
+                factory = maker
+            else:
+                session_class = _find_session_class(self.settings.root, is_async=main.is_async)
+
+                def factory() -> Any:
+                    return session_class(bind=engine, expire_on_commit=False)
+
+            self._factories[id(main)] = factory
+        return factory
 
     def __enter__(self) -> Runtime:
         self.main.group.database.ensure()

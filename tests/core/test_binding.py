@@ -174,3 +174,40 @@ def test_engine_disposed_by_the_app_leaks_no_connection(project: Project) -> Non
     result = project.run("-W", "error::pytest.PytestUnraisableExceptionWarning", subprocess=True)
     result.assert_outcomes(passed=3)
     assert "Unraisable" not in result.stdout.str() + result.stderr.str()
+
+
+ELSEWHERE_ENV = """
+from alembic import context
+from sqlalchemy import create_engine
+
+engine = create_engine("sqlite:///./somewhere_else.db")  # not the database being built
+with engine.connect() as connection:
+    context.configure(connection=connection, target_metadata=None)
+    with context.begin_transaction():
+        context.run_migrations()
+"""
+
+
+def test_env_py_reaching_another_database_is_one_clear_error(sqlite_project: Project) -> None:
+    from tests.core.test_database import ALEMBIC_INI
+
+    sqlite_project.write("def test_x(db_session):\n    pass\n")
+    pyproject = sqlite_project.pytester.path / "pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text().replace(
+            'metadata = "tbapp.models:Base.metadata"', 'alembic_ini = "alembic.ini"'
+        )
+    )
+    (sqlite_project.pytester.path / "alembic.ini").write_text(ALEMBIC_INI)
+    (sqlite_project.pytester.path / "migrations" / "versions").mkdir(parents=True)
+    (sqlite_project.pytester.path / "migrations" / "env.py").write_text(ELSEWHERE_ENV)
+    result = sqlite_project.run()
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*while building the test database *test_tbapp.db, a connection went to "
+            "*test_somewhere_else.db, another test database*",
+            "*?tool.testbed? engine = *",
+        ]
+    )
+    assert not (sqlite_project.pytester.path / "somewhere_else.db").exists()
