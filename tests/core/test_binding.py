@@ -211,3 +211,56 @@ def test_env_py_reaching_another_database_is_one_clear_error(sqlite_project: Pro
         ]
     )
     assert not (sqlite_project.pytester.path / "somewhere_else.db").exists()
+
+
+MIGRATION_WITHOUT_ITEMS = """
+revision = "0001"
+down_revision = None
+
+
+def upgrade():
+    pass  # the model `items` was added without a migration
+
+
+def downgrade():
+    pass
+"""
+
+
+def test_schema_lacking_a_declared_table_stops_with_one_message(project: Project) -> None:
+    from tests.core.test_database import ALEMBIC_ENV, ALEMBIC_INI
+
+    project.write("def test_x(db_session):\n    pass\n")
+    pyproject = project.pytester.path / "pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text().replace(
+            'metadata = "tbapp.models:Base.metadata"',
+            'metadata = "tbapp.models:Base.metadata"\nalembic_ini = "alembic.ini"',
+        )
+    )
+    (project.pytester.path / "alembic.ini").write_text(ALEMBIC_INI)
+    versions = project.pytester.path / "migrations" / "versions"
+    versions.mkdir(parents=True)
+    (versions.parent / "env.py").write_text(ALEMBIC_ENV)
+    (versions / "0001_nothing.py").write_text(MIGRATION_WITHOUT_ITEMS)
+    result = project.run()
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        ["*after alembic upgrade head (*alembic.ini), the test database * lacks table(s) items*"]
+    )
+
+
+def test_metadata_with_no_tables_says_the_models_were_never_imported(
+    sqlite_project: Project,
+) -> None:
+    sqlite_project.write("def test_x(db_session):\n    pass\n")
+    (sqlite_project.pytester.path / "tbapp" / "base.py").write_text(
+        "from sqlalchemy.orm import DeclarativeBase\n\n\nclass Base(DeclarativeBase):\n    pass\n"
+    )
+    pyproject = sqlite_project.pytester.path / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace("tbapp.models:", "tbapp.base:"))
+    result = sqlite_project.run()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["*metadata = 'tbapp.base:Base.metadata' holds no tables: the module that defines*"]
+    )
