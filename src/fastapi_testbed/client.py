@@ -1,16 +1,32 @@
-"""HTTP clients for the app: an httpx AsyncClient whose transport runs the app's lifespan."""
+"""HTTP clients for the app: an AsyncClient whose transport runs the app's lifespan.
+
+httpx2 (httpx's maintained successor, which Starlette's TestClient uses) when it is installed,
+as it is with the plugin; httpx for a project that has only httpx.
+"""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 from asgi_lifespan import LifespanManager
 
-__all__ = ["LifespanTransport", "make_async_client", "tasks_left_behind_cancelled"]
+if TYPE_CHECKING:
+    import httpx2 as httpx
+else:
+    try:
+        import httpx2 as httpx
+    except ImportError:  # pragma: no cover - the plugin depends on httpx2
+        import httpx
+
+__all__ = [
+    "LifespanTransport",
+    "httpx",
+    "make_async_client",
+    "tasks_left_behind_cancelled",
+]
 
 LEFTOVER_TIMEOUT = 5.0
 

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import inspect
-import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import httpx
 import pytest
 
 from fastapi_testbed.config import SETTINGS_KEY, Settings
@@ -123,8 +121,8 @@ def db_session(testbed: Testbed, request: pytest.FixtureRequest) -> Any:
 
 
 @pytest.fixture
-def client(testbed: Testbed, request: pytest.FixtureRequest) -> Iterator[httpx.AsyncClient]:
-    """An httpx.AsyncClient for the app (base_url http://test), with the app's lifespan run.
+def client(testbed: Testbed, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """An httpx2.AsyncClient for the app (base_url http://test), with the app's lifespan run.
 
     Example::
 
@@ -144,10 +142,7 @@ def client(testbed: Testbed, request: pytest.FixtureRequest) -> Iterator[httpx.A
 @pytest.fixture
 def sync_client(testbed: Testbed) -> Iterator[Any]:
     """Starlette's TestClient for the app, lifespan run; works in def and async def tests."""
-    with warnings.catch_warnings():
-        # Starlette 1.x nudges towards httpx2 but supports httpx, which the rest of the plugin uses.
-        warnings.filterwarnings("ignore", message=".*httpx2.*")
-        from starlette.testclient import TestClient
+    from starlette.testclient import TestClient  # on httpx2, which the plugin installs
 
     with failing_clearly():
         app = testbed.app

@@ -264,3 +264,28 @@ def test_metadata_with_no_tables_says_the_models_were_never_imported(
     result.stderr.fnmatch_lines(
         ["*metadata = 'tbapp.base:Base.metadata' holds no tables: the module that defines*"]
     )
+
+
+NO_WARNINGS = """
+import pytest
+from fastapi.testclient import TestClient  # as suites type their sync_client: warns on httpx
+from sqlalchemy import func, select
+from tbapp.models import Item
+
+
+@pytest.mark.anyio
+async def test_async_client(client, db_session):
+    assert (await client.post("/items", json={"name": "a"})).status_code == 201
+    assert await db_session.scalar(select(func.count(Item.id))) == 1
+
+
+def test_sync_client(sync_client):
+    assert isinstance(sync_client, TestClient)
+    assert sync_client.get("/items").json() == []
+"""
+
+
+def test_a_project_that_turns_warnings_into_errors_passes(sqlite_or_pg_project: Project) -> None:
+    # Starlette warns when its TestClient runs on httpx; the plugin brings httpx2
+    sqlite_or_pg_project.write(NO_WARNINGS, ini='filterwarnings = ["error"]')
+    sqlite_or_pg_project.run().assert_outcomes(passed=2)

@@ -193,3 +193,97 @@ def test_dormant_without_testbed_table(pytester) -> None:  # type: ignore[no-unt
         """
     )
     pytester.runpytest("-p", "no:randomly").assert_outcomes(passed=1)
+
+
+CLIENT_ROUTES = """
+import aiohttp
+import httpx
+import httpx2
+import requests
+import urllib3
+
+URL = "https://api.rates.example/eur?to=usd"
+
+
+async def with_httpx():
+    async with httpx.AsyncClient() as http:
+        return (await http.get(URL)).json()
+
+
+async def with_httpx2():
+    async with httpx2.AsyncClient() as http:
+        return (await http.get(URL)).json()
+
+
+def with_requests():
+    return requests.get(URL, timeout=2).json()
+
+
+def with_urllib3():
+    import json
+
+    return json.loads(urllib3.PoolManager().request("GET", URL).data)
+
+
+async def with_aiohttp():
+    async with aiohttp.ClientSession() as session:
+        async with session.get(URL) as response:
+            return await response.json()
+
+
+CLIENTS = {
+    "httpx": with_httpx, "httpx2": with_httpx2, "requests": with_requests,
+    "urllib3": with_urllib3, "aiohttp": with_aiohttp,
+}
+
+
+@app.get("/rate/{library}")
+async def rate(library: str):
+    import inspect
+
+    result = CLIENTS[library]()
+    return await result if inspect.isawaitable(result) else result
+"""
+
+CLIENT_TESTS = """
+import pytest
+
+LIBRARIES = ["httpx", "httpx2", "requests", "urllib3", "aiohttp"]
+
+
+@pytest.mark.parametrize("library", LIBRARIES)
+async def test_stub_answers(client, http_mock, library):
+    route = http_mock.get("https://api.rates.example/eur").respond(json={"usd": 1.1})
+    assert (await client.get(f"/rate/{library}")).json() == {"usd": 1.1}
+    assert route.calls.last.request.url.params["to"] == "usd"
+
+
+@pytest.mark.parametrize("library", LIBRARIES)
+async def test_stray_request(client, library):
+    await client.get(f"/rate/{library}")
+
+
+@pytest.mark.parametrize("library", LIBRARIES)
+async def test_unused_stub(client, http_mock, library):
+    http_mock.get("https://api.rates.example/gbp")
+"""
+
+
+def test_every_client_is_stubbed_and_guarded_alike(sqlite_project: Project) -> None:
+    build(sqlite_project, CLIENT_TESTS, routes=CLIENT_ROUTES)
+    result = sqlite_project.run("-v", "-p", "no:randomly")
+    result.assert_outcomes(passed=10, failed=5, errors=5)
+    for library in ("httpx", "httpx2", "requests", "urllib3", "aiohttp"):
+        result.stdout.fnmatch_lines(
+            [
+                f"*test_stub_answers?{library}? PASSED*",
+                f"*test_stray_request?{library}? FAILED*",
+                f"*test_unused_stub?{library}? ERROR*",
+            ],
+            consecutive=False,
+        )
+    stray = "GET https://api.rates.example/eur?to=usd"
+    assert_in_output(
+        result, STRAY_REQUEST.format(request=stray, verb="get", url="https://api.rates.example/eur")
+    )
+    assert "connection to" not in result.stdout.str()  # every stray is named by its URL

@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
-from httpx import AsyncClient
+from httpx2 import AsyncClient
 
 DEFAULT_USERNAME = "testuser"
 DEFAULT_EMAIL = "test@example.com"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import pytest
-from httpx import AsyncClient
+from httpx2 import AsyncClient
 
 if TYPE_CHECKING:
     from conftest import AuthHeader, CreateUser

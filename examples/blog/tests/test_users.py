@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from blog_app.config import settings
-from httpx import AsyncClient
+from httpx2 import AsyncClient
 from PIL import Image
 
 if TYPE_CHECKING:

@@ -3,7 +3,7 @@
 import pytest
 from fastapi.testclient import TestClient
 from heroes_app.models import AuditEntry, Hero
-from httpx import AsyncClient
+from httpx2 import AsyncClient
 from sqlmodel import Session, select
 
 

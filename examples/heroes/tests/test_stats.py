@@ -3,7 +3,7 @@
 import pytest
 from fastapi.testclient import TestClient
 from heroes_app.models import Hero, Team
-from httpx import AsyncClient
+from httpx2 import AsyncClient
 from sqlmodel import Session
 
 EMPTY = {"heroes": 0, "teams": 0, "heroes_without_team": 0, "audit_entries": 0}

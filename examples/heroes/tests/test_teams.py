@@ -2,7 +2,7 @@
 
 import pytest
 from heroes_app.models import Hero, Team
-from httpx import AsyncClient
+from httpx2 import AsyncClient
 from sqlmodel import Session, select
 
 pytestmark = pytest.mark.anyio

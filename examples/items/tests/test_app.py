@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from httpx import AsyncClient
+from httpx2 import AsyncClient
 from items_app.core.config import Settings, to_async_url
 from items_app.db.base import Base
 from sqlalchemy.engine import Connection

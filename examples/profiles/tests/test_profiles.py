@@ -7,7 +7,7 @@ Every test first asserts that the table is empty, so each pair ("exists within i
 from uuid import uuid4
 
 import pytest
-from httpx import AsyncClient
+from httpx2 import AsyncClient
 from profiles_app.models import Profile
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession

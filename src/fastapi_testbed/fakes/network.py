@@ -139,37 +139,67 @@ class NetworkGuard:
 
 
 class HttpxStrayHook:
-    """Names the URL of an httpx request that would leave the machine, for a `NetworkGuard`.
+    """Names the URL of a request that would leave the machine, and hands requests to stubs.
 
-    Installed once on httpx's two transports (starting a respx router in every test costs
-    milliseconds); it acts only while `guard` is set, i.e. in tests that do not stub httpx with
-    `http_mock` (whose strict router reports strays itself).
+    Installed once (starting a respx router in every test costs milliseconds) on the request
+    methods of httpx's and httpx2's transports, urllib3's connection pools (so requests too) and
+    aiohttp's `ClientSession`. While `guard` is set (tests that do not stub with `http_mock`) a
+    request to a host outside the machine fails, naming its URL. While `router` is set (tests
+    that do), urllib3 and aiohttp requests are answered by the router's stubs; httpx and httpx2
+    requests reach the router through respx's own patches.
     """
 
     def __init__(self) -> None:
         self.guard: NetworkGuard | None = None
-        self._saved: tuple[Any, Any] | None = None
+        self.router: Any = None
+        self._saved: list[tuple[Any, str, Any]] = []
 
-    def check(self, request: Any) -> None:
+    def check_url(self, method: str, url: str, host: str) -> None:
         guard = self.guard
         if guard is None:
             return
-        host = str(request.url.host)
         if is_local(host) or host in guard._addresses or host == guard._hostname:
             return
-        where = f"{request.method} {request.url}"
+        where = f"{method} {url}"
         guard.strays.append(where)
-        url = str(request.url.copy_with(query=None))
-        raise StrayRequestError(stray_message(where, verb=request.method.lower(), url=url))
+        raise StrayRequestError(stray_message(where, verb=method.lower(), url=url.split("?")[0]))
+
+    def check(self, request: Any) -> None:
+        """An httpx or httpx2 request."""
+        self.check_url(request.method, str(request.url), str(request.url.host))
+
+    def _patch(self, owner: Any, name: str, replacement: Any) -> None:
+        self._saved.append((owner, name, owner.__dict__[name]))
+        setattr(owner, name, replacement)
 
     def install(self) -> None:
-        if self._saved is not None:
+        if self._saved:
             return
-        import httpx
+        import importlib
 
+        for library in ("httpx", "httpx2"):
+            try:
+                module = importlib.import_module(library)
+            except ImportError:
+                continue
+            self._patch_httpx(module)
+        try:
+            import urllib3.connectionpool
+        except ImportError:  # pragma: no cover - urllib3 comes with the plugin's fakes
+            pass
+        else:
+            self._patch_urllib3(urllib3.connectionpool.HTTPConnectionPool)
+        try:
+            import aiohttp
+        except ImportError:
+            pass
+        else:
+            self._patch_aiohttp(aiohttp.ClientSession)
+
+    def _patch_httpx(self, module: Any) -> None:
         hook = self
-        original_sync = httpx.HTTPTransport.handle_request
-        original_async = httpx.AsyncHTTPTransport.handle_async_request
+        original_sync = module.HTTPTransport.handle_request
+        original_async = module.AsyncHTTPTransport.handle_async_request
 
         def handle_request(transport: Any, request: Any) -> Any:
             hook.check(request)
@@ -179,16 +209,52 @@ class HttpxStrayHook:
             hook.check(request)
             return await original_async(transport, request)
 
-        httpx.HTTPTransport.handle_request = handle_request  # type: ignore[method-assign,assignment]
-        httpx.AsyncHTTPTransport.handle_async_request = handle_async_request  # type: ignore[method-assign,assignment]
-        self._saved = (original_sync, original_async)
+        self._patch(module.HTTPTransport, "handle_request", handle_request)
+        self._patch(module.AsyncHTTPTransport, "handle_async_request", handle_async_request)
+
+    def _patch_urllib3(self, pool_class: Any) -> None:
+        hook = self
+        original = pool_class.urlopen
+
+        def urlopen(pool: Any, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
+            if "://" in url:
+                full = url
+            else:
+                port = f":{pool.port}" if pool.port not in (None, 80, 443) else ""
+                full = f"{pool.scheme}://{pool.host}{port}{url}"
+            router = hook.router
+            if router is not None:
+                body = kwargs.get("body", args[0] if args else None)
+                headers = kwargs.get("headers", args[1] if len(args) > 1 else None)
+                answer = router.answer_urllib3(method, full, headers, body, kwargs)
+                if answer is not None:
+                    return answer
+            else:
+                hook.check_url(method, full, str(pool.host))
+            return original(pool, method, url, *args, **kwargs)
+
+        self._patch(pool_class, "urlopen", urlopen)
+
+    def _patch_aiohttp(self, session_class: Any) -> None:
+        hook = self
+        original = session_class._request
+
+        async def _request(session: Any, method: str, str_or_url: Any, **kwargs: Any) -> Any:
+            url = session._build_url(str_or_url)
+            if kwargs.get("params"):
+                url = url.extend_query(kwargs["params"])
+            router = hook.router
+            if router is not None:
+                answer = await router.answer_aiohttp(session, method, url, kwargs)
+                if answer is not None:
+                    return answer
+            else:
+                hook.check_url(method, str(url), str(url.host))
+            return await original(session, method, str_or_url, **kwargs)
+
+        self._patch(session_class, "_request", _request)
 
     def uninstall(self) -> None:
-        if self._saved is None:
-            return
-        import httpx
-
-        httpx.HTTPTransport.handle_request, httpx.AsyncHTTPTransport.handle_async_request = (  # type: ignore[method-assign]
-            self._saved
-        )
-        self._saved = None
+        while self._saved:
+            owner, name, original = self._saved.pop()
+            setattr(owner, name, original)

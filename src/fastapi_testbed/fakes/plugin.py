@@ -214,14 +214,14 @@ def _testbed_network(request: pytest.FixtureRequest) -> Iterator[None]:
         # respx only where the test stubs httpx; elsewhere the cheap hook names stray URLs
         router = _start_router(strict=True) if "http_mock" in request.fixturenames else None
         request.node.stash[NETWORK_KEY] = router
-        hook = services.httpx_hook if router is None else None
-        if hook is not None:
-            hook.guard = guard
+        hook = services.httpx_hook
+        if hook is not None:  # the router answers requests once it exists; else the guard
+            hook.guard, hook.router = (guard, None) if router is None else (None, router)
         try:
             yield
         finally:
             if hook is not None:
-                hook.guard = None
+                hook.guard = hook.router = None
             if router is not None:
                 router.stop()
     if _call_failed(request):
@@ -277,9 +277,13 @@ def http_mock(request: pytest.FixtureRequest) -> Iterator[Any]:
         hook.guard = None
     router = HTTPMock(allow_unmatched=not guarded)
     router.start()
+    if hook is not None:
+        hook.router = router
     try:
         yield router
     finally:
+        if hook is not None:
+            hook.router = None
         router.stop()
     if _call_failed(request):
         return

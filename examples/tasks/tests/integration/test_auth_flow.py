@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from httpx import AsyncClient
+from httpx2 import AsyncClient
 from tasks_app.models import User
 
 

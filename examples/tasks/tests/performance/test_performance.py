@@ -13,7 +13,7 @@ import time
 
 import psutil
 import pytest
-from httpx import AsyncClient
+from httpx2 import AsyncClient
 from sqlmodel.ext.asyncio.session import AsyncSession
 from tasks_app.services.users import UserService
 

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from httpx import AsyncClient
+from httpx2 import AsyncClient
 from items_app.core.security import hash_session_token
 from items_app.db.base import utcnow
 from items_app.models import User, UserSession

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-from httpx import AsyncClient
+from httpx2 import AsyncClient
 from items_app.models import Item
 from sqlalchemy.ext.asyncio import AsyncSession
 
