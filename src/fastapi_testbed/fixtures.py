@@ -59,7 +59,7 @@ def _testbed_runtime(testbed_settings: Settings, pytestconfig: pytest.Config) ->
     """Internal: the app imported, its main test database created (once per xdist worker)."""
     runtime = pytestconfig.stash[RUNTIME_KEY]
     with failing_clearly():
-        runtime.__enter__()
+        runtime.start()
     return runtime
 
 

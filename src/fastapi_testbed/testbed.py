@@ -239,17 +239,10 @@ class Runtime:
             self._factories[id(main)] = factory
         return factory
 
-    def __enter__(self) -> Runtime:
+    def start(self) -> Runtime:
+        """Import the app and build its main test database (dropped by :meth:`close`)."""
         self.main.group.database.ensure()
         return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        pass  # the databases outlive the fixtures: the plugin drops them at the session's end
 
 
 def _project_modules(root: Path) -> Iterator[Any]:
