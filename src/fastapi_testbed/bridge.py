@@ -93,7 +93,7 @@ _PLAIN = (str, bytes, int, float, bool, list, tuple, dict, set, type(None))
 
 def _needs_proxy(value: Any) -> bool:
     kind = type(value)
-    if isinstance(value, _PLAIN):
+    if kind is DriverProxy or isinstance(value, _PLAIN):
         return False
     cached = _PROXY_TYPES.get(kind)
     if cached is None:
@@ -111,13 +111,22 @@ def _wrap(value: Any, loop: LoopThread) -> Any:
 
 
 class DriverProxy:
-    """Forwards attribute access to a driver object, running its coroutines on the owner loop."""
+    """Forwards attribute access to a driver object, running its coroutines on the owner loop.
+
+    It passes for the driver's own class (``isinstance(proxy, psycopg.AsyncConnection)``, as
+    psycopg's ``TypeInfo.fetch`` checks, which SQLAlchemy calls for hstore) and serves
+    ``async with`` and ``async for`` as the object does, each step on the owner loop.
+    """
 
     __slots__ = ("_tb_loop", "_tb_target")
 
     def __init__(self, target: Any, loop: LoopThread) -> None:
         object.__setattr__(self, "_tb_target", target)
         object.__setattr__(self, "_tb_loop", loop)
+
+    @property  # type: ignore[misc]
+    def __class__(self) -> type:  # what isinstance() consults when type() does not match
+        return type(self._tb_target)
 
     def __getattr__(self, name: str) -> Any:
         target = self._tb_target
@@ -149,6 +158,21 @@ class DriverProxy:
     def __repr__(self) -> str:
         return f"<DriverProxy {self._tb_target!r}>"
 
+    # Special methods are looked up on the type, never through __getattr__.
+    async def __aenter__(self) -> Any:
+        entered = await self._tb_loop.call(_await(self._tb_target.__aenter__()))
+        return self if entered is self._tb_target else _wrap(entered, self._tb_loop)
+
+    async def __aexit__(self, *exc_info: Any) -> Any:
+        return await _hop(self._tb_loop, _await(self._tb_target.__aexit__(*exc_info)))
+
+    def __aiter__(self) -> Any:
+        iterator = self._tb_target.__aiter__()
+        return self if iterator is self._tb_target else DriverProxy(iterator, self._tb_loop)
+
+    async def __anext__(self) -> Any:
+        return await _hop(self._tb_loop, _await(self._tb_target.__anext__()))
+
 
 async def _await(awaitable: Awaitable[T]) -> T:
     return await awaitable
@@ -169,9 +193,9 @@ def driver_connect(driver: str) -> Callable[..., Awaitable[Any]]:
 
         return aiomysql.connect  # type: ignore[no-any-return]
     if driver == "asyncmy":
-        import asyncmy  # type: ignore[import-not-found]
+        import asyncmy
 
-        return asyncmy.connect  # type: ignore[no-any-return]
+        return asyncmy.connect
     if driver in {"psycopg", "psycopg_async"}:
         import psycopg
 

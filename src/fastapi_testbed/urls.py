@@ -296,7 +296,13 @@ class TestUrls:
 
     def _driver(self, url: URL, server: URL, is_async: bool) -> str:
         if _explicit_driver(server):
-            return server.drivername
+            choose_driver(server, is_async, self.source)  # a named driver must be installed
+            if _fits(server, is_async):
+                return server.drivername
+            # the server names an async driver and this engine is sync (or the other way
+            # round, as an async app's sync env.py): the backend's driver for its kind
+            bare = server.set(drivername=server.get_backend_name())
+            return choose_driver(bare, is_async, self.source).drivername
         if family(url) == family(server) and _explicit_driver(url):
             return f"{server.get_backend_name()}+{_explicit_driver(url)}"
         return choose_driver(server, is_async, self.source).drivername

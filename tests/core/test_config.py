@@ -191,3 +191,12 @@ def test_metadata_must_be_a_metadata(sqlite_project: Project) -> None:
     result.stderr.fnmatch_lines(
         ["*metadata = 'tbapp.models:Base' is a *, expected a sqlalchemy.MetaData*"]
     )
+
+
+def test_named_driver_of_the_other_kind_gives_way_to_the_backends_driver(
+    sqlite_project: Project,
+) -> None:
+    # an async driver named for the server, and a sync app: its engine gets pymysql
+    sqlite_project.write(ENV_BEFORE_IMPORT, flavour="sync")
+    result = sqlite_project.run("--testbed-db-url", "mysql+asyncmy://root@127.0.0.1:3306/", "--co")
+    result.stdout.fnmatch_lines(["*engine * (sync, *) -> mysql+pymysql://root@127.0.0.1:3306/*"])

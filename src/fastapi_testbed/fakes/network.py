@@ -14,7 +14,8 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import socket
-from collections.abc import Iterable
+import sys
+from collections.abc import Callable, Iterable
 from typing import Any
 
 __all__ = [
@@ -153,6 +154,7 @@ class HttpxStrayHook:
         self.guard: NetworkGuard | None = None
         self.router: Any = None
         self._saved: list[tuple[Any, str, Any]] = []
+        self._patched: set[str] = set()
 
     def check_url(self, method: str, url: str, host: str) -> None:
         guard = self.guard
@@ -173,28 +175,24 @@ class HttpxStrayHook:
         setattr(owner, name, replacement)
 
     def install(self) -> None:
-        if self._saved:
-            return
-        import importlib
+        """Patch the clients imported so far (cheap to call again: each is patched once).
 
-        for library in ("httpx", "httpx2"):
-            try:
-                module = importlib.import_module(library)
-            except ImportError:
-                continue
-            self._patch_httpx(module)
-        try:
-            import urllib3.connectionpool
-        except ImportError:  # pragma: no cover - urllib3 comes with the plugin's fakes
-            pass
-        else:
-            self._patch_urllib3(urllib3.connectionpool.HTTPConnectionPool)
-        try:
-            import aiohttp
-        except ImportError:
-            pass
-        else:
-            self._patch_aiohttp(aiohttp.ClientSession)
+        It never imports a client itself: loading aiohttp for an app that does not use it would
+        cost every session a fifth of a second.
+        """
+        patchers: dict[str, Callable[[Any], None]] = {
+            "httpx": lambda module: self._patch_httpx(module),
+            "httpx2": lambda module: self._patch_httpx(module),
+            "urllib3": lambda module: self._patch_urllib3(module.connectionpool.HTTPConnectionPool),
+            "aiohttp": lambda module: self._patch_aiohttp(module.ClientSession),
+        }
+        for name, patch in patchers.items():
+            module = sys.modules.get(name)
+            if module is not None and name not in self._patched:
+                if name == "urllib3":
+                    import urllib3.connectionpool  # noqa: F401  (a submodule of what is loaded)
+                patch(module)
+                self._patched.add(name)
 
     def _patch_httpx(self, module: Any) -> None:
         hook = self
@@ -258,3 +256,4 @@ class HttpxStrayHook:
         while self._saved:
             owner, name, original = self._saved.pop()
             setattr(owner, name, original)
+        self._patched.clear()

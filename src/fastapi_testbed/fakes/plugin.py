@@ -216,6 +216,7 @@ def _testbed_network(request: pytest.FixtureRequest) -> Iterator[None]:
         request.node.stash[NETWORK_KEY] = router
         hook = services.httpx_hook
         if hook is not None:  # the router answers requests once it exists; else the guard
+            hook.install()  # clients the app imported since the last test
             hook.guard, hook.router = (guard, None) if router is None else (None, router)
         try:
             yield
