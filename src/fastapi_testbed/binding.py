@@ -265,9 +265,6 @@ class EngineBinder:
             self._loop = self._loop_factory()
         return self._loop
 
-    def loop_lazy(self) -> LoopThread:
-        return self.loop
-
     def close_loop(self) -> None:
         if self._loop is not None:
             self._loop.close()
@@ -330,7 +327,7 @@ class EngineBinder:
             connect_args["check_same_thread"] = False  # the app's threads share test connections
         elif is_async and "creator" not in kwargs and "async_creator_fn" not in connect_args:
             connect = driver_connect(test_url.get_driver_name())
-            connect_args["async_creator_fn"] = bridged_connect(self.loop_lazy, connect)
+            connect_args["async_creator_fn"] = bridged_connect(lambda: self.loop, connect)
         kwargs["connect_args"] = connect_args
         return kwargs
 

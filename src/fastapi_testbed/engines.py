@@ -11,25 +11,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from fastapi_testbed.bridge import LoopThread, bridged_connect, driver_connect
 
-__all__ = ["AnyEngine", "create_test_engine", "dispose", "run_sync", "set_sqlite_begin"]
+__all__ = ["AnyEngine", "create_test_engine", "dispose", "run_sync"]
 
 AnyEngine = Engine | AsyncEngine
 T = TypeVar("T")
 
 
-BEGIN_KEY = "fastapi_testbed_begin"
-
-
-def set_sqlite_begin(engine: AnyEngine, statement: str) -> None:
-    """Choose the statement that starts SQLite transactions ("BEGIN" or "BEGIN IMMEDIATE")."""
-    sync_engine = engine.sync_engine if isinstance(engine, AsyncEngine) else engine
-    setattr(sync_engine, BEGIN_KEY, statement)
-
-
 def _fix_sqlite_transactions(engine: Engine) -> None:
     # pysqlite and aiosqlite emit BEGIN lazily and break SAVEPOINT; take BEGIN over (SQLAlchemy's
     # documented recipe), so nested transactions really nest on every Python version.
-    setattr(engine, BEGIN_KEY, "BEGIN")
 
     @event.listens_for(engine, "connect")
     def _connect(dbapi_connection: Any, _record: Any) -> None:
@@ -37,7 +27,7 @@ def _fix_sqlite_transactions(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _begin(connection: Connection) -> None:
-        connection.exec_driver_sql(getattr(engine, BEGIN_KEY))
+        connection.exec_driver_sql("BEGIN")
 
 
 def create_test_engine(url: URL, *, is_async: bool, loop: LoopThread, **kwargs: Any) -> AnyEngine:
