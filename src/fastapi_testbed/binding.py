@@ -37,6 +37,7 @@ from sqlalchemy.pool import StaticPool
 
 from fastapi_testbed.bridge import LoopThread, bridged_connect, driver_connect
 from fastapi_testbed.errors import DDL_IN_TEST, FOREIGN_DATABASE, NESTED_BUILD, TestbedError
+from fastapi_testbed.guards import DriverGuard
 from fastapi_testbed.sharing import (
     WROTE_KEY,
     SharedConnection,
@@ -125,6 +126,7 @@ class Scope:
         self._previous: Scope | None = None
 
     def __enter__(self) -> Scope:
+        self.binder.drivers.install()  # drivers the app imported since the last test
         self._previous, self.binder.current_scope = self.binder.current_scope, self
         return self
 
@@ -224,6 +226,7 @@ class EngineBinder:
         self.databases: dict[tuple[Any, ...], Any] = {}
         self.current_scope: Scope | None = None
         self._patched: list[tuple[Any, str, Any]] = []
+        self.drivers = DriverGuard()
 
     # --- install ----------------------------------------------------------------------------
     def __enter__(self) -> EngineBinder:
@@ -256,6 +259,7 @@ class EngineBinder:
             setattr(module, name, value)
         self._patched.clear()
         Engine.raw_connection = _ORIGINAL_RAW_CONNECTION  # type: ignore[method-assign]
+        self.drivers.uninstall()
         _ACTIVE = None
 
     @property

@@ -207,3 +207,10 @@ NESTED_BUILD = (
     '"myapp.db:engine" (or "myapp.db:get_engine()" for a factory), or let env.py use '
     "config.get_main_option('sqlalchemy.url') when it is set."
 )
+
+RAW_CONNECTION = (
+    "fastapi-testbed: refusing a raw {driver} connection to {name!r}: it is not a test database, "
+    "and a connection the app opens with its driver directly goes around the plugin's engines.\n"
+    "Connect through a SQLAlchemy engine (it is pointed at the test database), or read the "
+    "database name from [tool.testbed] env (for example {{test_database}})."
+)

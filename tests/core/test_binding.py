@@ -289,3 +289,39 @@ def test_a_project_that_turns_warnings_into_errors_passes(sqlite_or_pg_project: 
     # Starlette warns when its TestClient runs on httpx; the plugin brings httpx2
     sqlite_or_pg_project.write(NO_WARNINGS, ini='filterwarnings = ["error"]')
     sqlite_or_pg_project.run().assert_outcomes(passed=2)
+
+
+RAW_CONNECTIONS = """
+import asyncpg
+import psycopg
+import pymysql
+import pytest
+
+
+def test_sync_drivers(testbed):
+    with pytest.raises(Exception, match="refusing a raw .* connection to 'appdb'"):
+        psycopg.connect("postgresql://postgres@127.0.0.1:5432/appdb")
+    with pytest.raises(Exception, match="refusing a raw .* connection to 'appdb'"):
+        pymysql.connect(host="127.0.0.1", user="root", database="appdb")
+
+
+@pytest.mark.anyio
+async def test_async_drivers(testbed):
+    with pytest.raises(Exception, match="refusing a raw .* connection to 'appdb'"):
+        await asyncpg.connect("postgresql://postgres@127.0.0.1:5432/appdb")
+    with pytest.raises(Exception, match="refusing a raw .* connection to 'appdb'"):
+        await psycopg.AsyncConnection.connect(dbname="appdb", host="127.0.0.1", user="postgres")
+
+
+def test_the_test_database_is_reachable_raw(testbed):
+    with psycopg.connect(host="127.0.0.1", user="postgres", dbname=testbed.url.database) as raw:
+        assert raw.execute("SELECT 1").fetchone() == (1,)
+"""
+
+
+def test_raw_driver_connections_reach_only_test_databases(pytester: pytest.Pytester) -> None:
+    from tests.conftest import SERVERS
+
+    project = Project(pytester, SERVERS["postgresql"])
+    project.write(RAW_CONNECTIONS, flavour="sync")
+    project.run().assert_outcomes(passed=3)
