@@ -142,7 +142,7 @@ class Runtime:
         if self.settings.metadata:
             self.metadata("metadata", self.settings.metadata)
         _ = self.sessionmakers
-        self._named_engine()
+        _ = self._named_engine
 
     @cached_property
     def sessionmakers(self) -> list[Any]:
@@ -162,6 +162,7 @@ class Runtime:
             return None
         return self._import("dependency", self.settings.dependency)  # type: ignore[no-any-return]
 
+    @cached_property
     def _named_engine(self) -> Any:
         """The engine `engine` names (a factory is called once): the main one."""
         if not self.settings.engine:
@@ -179,7 +180,7 @@ class Runtime:
         if self._main is not None:
             return self._main
         self.load()
-        named = self._named_engine()
+        named = self._named_engine
         engines = self.binder.live_engines()
         main_name = self.binder.urls.main_test_name
         candidates = (

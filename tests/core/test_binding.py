@@ -325,3 +325,32 @@ def test_raw_driver_connections_reach_only_test_databases(pytester: pytest.Pytes
     project = Project(pytester, SERVERS["postgresql"])
     project.write(RAW_CONNECTIONS, flavour="sync")
     project.run().assert_outcomes(passed=3)
+
+
+FACTORY = """
+from sqlalchemy.ext.asyncio import create_async_engine
+
+CALLS = []
+
+
+def get_engine():  # no cache: each call would make another engine
+    CALLS.append(1)
+    return create_async_engine("sqlite+aiosqlite:///./factory.db")
+"""
+
+FACTORY_TESTS = """
+import pytest
+from tbapp.factory import CALLS
+
+
+@pytest.mark.anyio
+async def test_the_factory_ran_once(testbed):
+    assert testbed.engine.url.database.endswith("test_factory.db")  # the main engine
+    assert len(CALLS) == 1  # the header, the runtime and the fixtures shared one call
+"""
+
+
+def test_engine_factory_named_in_the_table_is_called_once(sqlite_project: Project) -> None:
+    sqlite_project.write(FACTORY_TESTS, extra='engine = "tbapp.factory:get_engine()"')
+    (sqlite_project.pytester.path / "tbapp" / "factory.py").write_text(FACTORY)
+    sqlite_project.run().assert_outcomes(passed=1)
