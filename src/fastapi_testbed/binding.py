@@ -120,7 +120,7 @@ class Scope:
         self.binder = binder
         self.isolation = isolation
         self.connections: dict[Group, SharedConnection] = {}
-        self.touched: set[Any] = set()  # databases written outside a shared connection
+        self.touched: set[Any] = set()  # every database the test used (truncate empties them)
         self.lock = threading.Lock()
         self.closers: list[Callable[[], None]] = []
         self._previous: Scope | None = None
