@@ -7,7 +7,7 @@ as it is with the plugin; httpx for a project that has only httpx.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -23,8 +23,10 @@ else:
 
 __all__ = [
     "LifespanTransport",
+    "TestbedAsyncClient",
     "httpx",
     "make_async_client",
+    "make_sync_client",
     "tasks_left_behind_cancelled",
 ]
 
@@ -116,11 +118,71 @@ class LifespanTransport(httpx.AsyncBaseTransport):
         return response
 
 
+class TestbedAsyncClient(httpx.AsyncClient):
+    """The ``client`` fixture's class: an AsyncClient that makes further clients of the same app."""
+
+    __test__ = False
+
+    def with_headers(
+        self, headers: Mapping[str, str] | None = None, *, cookies: Any = None
+    ) -> TestbedAsyncClient:
+        """Another client of the same app and lifespan: these headers over this client's own,
+        and its own cookies (none unless given), for a second user in the same test::
+
+            bob = client.with_headers({"Authorization": f"Bearer {token}"})
+        """
+        merged = httpx.Headers(self.headers)
+        merged.update(headers or {})
+        return type(self)(
+            transport=self._transport, base_url=self.base_url, headers=merged, cookies=cookies
+        )
+
+
 def make_async_client(
     app: Any,
-    base_url: str = "http://test",
+    base_url: str | None = None,
     after_request: Callable[[], Awaitable[None]] | None = None,
-) -> tuple[httpx.AsyncClient, LifespanTransport]:
+    headers: Mapping[str, str] | None = None,
+) -> tuple[TestbedAsyncClient, LifespanTransport]:
     """An AsyncClient for ``app`` and its transport (whose ``stop()`` ends the lifespan)."""
     transport = LifespanTransport(app, after_request)
-    return httpx.AsyncClient(transport=transport, base_url=base_url), transport
+    client = TestbedAsyncClient(
+        transport=transport, base_url=base_url or "http://test", headers=headers
+    )
+    return client, transport
+
+
+def make_sync_client(
+    app: Any,
+    base_url: str | None = None,
+    after_request: Callable[[], None] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Any:
+    """Starlette's TestClient for ``app`` (enter it to run the lifespan), reading after requests."""
+    from starlette.testclient import TestClient  # on httpx2, which the plugin installs
+
+    class TestbedClient(TestClient):
+        __test__ = False
+
+        def request(self, *args: Any, **kwargs: Any) -> Any:
+            response = super().request(*args, **kwargs)
+            # the body is read, so the app and its dependencies' teardown are done: the test's
+            # sessions now read what the app changed
+            if after_request is not None:
+                after_request()
+            return response
+
+        def with_headers(
+            self, headers: Mapping[str, str] | None = None, *, cookies: Any = None
+        ) -> Any:
+            """Another client of the same app, on this one's portal and lifespan (see
+            :meth:`TestbedAsyncClient.with_headers`)."""
+            merged = dict(self.headers)
+            merged.update(headers or {})
+            other = TestbedClient(
+                self.app, base_url=str(self.base_url), headers=merged, cookies=cookies
+            )
+            other._transport = self._transport  # the same portal, app state and lifespan
+            return other
+
+    return TestbedClient(app, base_url=base_url or "http://testserver", headers=dict(headers or {}))

@@ -41,6 +41,12 @@ CORE_KEYS = frozenset(
         "reuse_db",
         "databases",
         "engine",
+        # what real suites need beyond one test (issue 14)
+        "base_url",
+        "headers",
+        "settings",
+        "db_access",
+        "seed",
     }
 )
 # Keys read by the fakes plugin (fastapi_testbed.fakes); accepted here so typos elsewhere stand out.
@@ -55,8 +61,11 @@ FAKES_KEYS = frozenset(
         "current_user",
         "allowed_hosts",
         "n_plus_one_threshold",
+        "network",
     }
 )
+DB_ACCESS = ("implicit", "explicit")
+NETWORK = ("deny", "allow")
 
 
 @dataclass(frozen=True)
@@ -80,6 +89,12 @@ class Settings:
     is_async: bool | None = None
     reuse_db: bool = False
     create_db: bool = False
+    base_url: str | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    app_settings: str | None = None
+    db_access: str = "implicit"
+    seed: str | None = None
+    network: str = "deny"
     sources: Mapping[str, str] = field(default_factory=dict)
 
     def source(self, name: str) -> str:
@@ -140,6 +155,50 @@ def _databases(table: Mapping[str, Any], path: Path) -> dict[str, dict[str, Any]
             "alembic_ini": (path.parent / alembic) if alembic else None,
         }
     return databases
+
+
+def _choice(table: Mapping[str, Any], key: str, choices: tuple[str, ...], path: Path) -> str:
+    value = table.get(key, choices[0])
+    if value not in choices:
+        expected = " or ".join(f'"{choice}"' for choice in choices)
+        raise TestbedError(
+            BAD_TABLE_VALUE.format(key=key, path=path, expected=expected, found=value)
+        )
+    return str(value)
+
+
+def _suite_keys(table: Mapping[str, Any], path: Path) -> dict[str, Any]:
+    """base_url, headers, settings, db_access, seed and network: how the suite uses the app."""
+    base_url = _expect(table, "base_url", str, 'a URL such as "http://localhost"', path)
+    if base_url is not None and not base_url.startswith(("http://", "https://")):
+        raise TestbedError(
+            BAD_TABLE_VALUE.format(
+                key="base_url",
+                path=path,
+                expected='a URL such as "http://localhost"',
+                found=base_url,
+            )
+        )
+    headers = _expect(table, "headers", dict, "a table of strings", path) or {}
+    if not all(isinstance(value, str) for value in headers.values()):
+        raise TestbedError(
+            BAD_TABLE_VALUE.format(
+                key="headers", path=path, expected="a table of strings", found=headers
+            )
+        )
+    app_settings = _expect(table, "settings", str, 'a "module:attribute" string', path)
+    seed = _expect(table, "seed", str, 'a "module:function" string', path)
+    for key, value in (("settings", app_settings), ("seed", seed)):
+        if value is not None:
+            split_path(value, key)
+    return {
+        "base_url": base_url,
+        "headers": {str(name): value for name, value in headers.items()},
+        "app_settings": app_settings,
+        "db_access": _choice(table, "db_access", DB_ACCESS, path),
+        "seed": seed,
+        "network": _choice(table, "network", NETWORK, path),
+    }
 
 
 def resolve_settings(
@@ -228,7 +287,9 @@ def resolve_settings(
     if cli_create_db:
         sources["create_db"] = "--create-db"
 
+    suite = _suite_keys(table, path)
     return Settings(
+        **suite,
         pyproject=path,
         root=path.parent,
         table=dict(table),

@@ -122,7 +122,9 @@ def db_session(testbed: Testbed, request: pytest.FixtureRequest) -> Any:
 
 @pytest.fixture
 def client(testbed: Testbed, request: pytest.FixtureRequest) -> Iterator[Any]:
-    """An httpx2.AsyncClient for the app (base_url http://test), with the app's lifespan run.
+    """An httpx2.AsyncClient for the app, with the app's lifespan run; `[tool.testbed]` base_url
+    (default http://test) and headers apply. `client.with_headers({...})` makes another client of
+    the same app and lifespan (a second user).
 
     Example::
 
@@ -134,28 +136,34 @@ def client(testbed: Testbed, request: pytest.FixtureRequest) -> Iterator[Any]:
 
     with failing_clearly():
         app = testbed.app
-    http, transport = make_async_client(app, after_request=testbed.after_request_async)
+    settings = testbed.settings
+    http, transport = make_async_client(
+        app,
+        base_url=settings.base_url,
+        after_request=testbed.after_request_async,
+        headers=settings.headers,
+    )
     request.node.stash[TRANSPORT_KEY] = transport
     yield http
 
 
 @pytest.fixture
 def sync_client(testbed: Testbed) -> Iterator[Any]:
-    """Starlette's TestClient for the app, lifespan run; works in def and async def tests."""
-    from starlette.testclient import TestClient  # on httpx2, which the plugin installs
+    """Starlette's TestClient for the app, lifespan run; works in def and async def tests.
+
+    `[tool.testbed]` base_url (default http://testserver) and headers apply;
+    `sync_client.with_headers({...})` makes another client on the same lifespan.
+    """
+    from fastapi_testbed.client import make_sync_client
 
     with failing_clearly():
         app = testbed.app
-
-    class TestbedClient(TestClient):
-        __test__ = False
-
-        def request(self, *args: Any, **kwargs: Any) -> Any:
-            response = super().request(*args, **kwargs)
-            # the body is read, so the app and its dependencies' teardown are done: the test's
-            # sessions now read what the app changed
-            testbed.after_request()
-            return response
-
-    with TestbedClient(app) as http:
+    settings = testbed.settings
+    http = make_sync_client(
+        app,
+        base_url=settings.base_url,
+        after_request=testbed.after_request,
+        headers=settings.headers,
+    )
+    with http:
         yield http

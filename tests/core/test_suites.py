@@ -1,0 +1,182 @@
+"""What real suites need beyond one test: client settings, per-test app settings, database
+access rules, data that outlives a test, and the patterns of hand-written conftests."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from tests.conftest import Project
+
+FLAVOURS = ["async", "sync"]
+
+
+def build(
+    project: Project,
+    tests: str,
+    *,
+    flavour: str = "async",
+    routes: str = "",
+    modules: dict[str, str] | None = None,
+    extra: str = "",
+    conftest: str = "",
+    ini: str = "",
+) -> Project:
+    """The core's app, with `routes` appended to tbapp/main.py and `modules` added to tbapp/."""
+    project.write(
+        textwrap.dedent(tests),
+        flavour=flavour,
+        extra=textwrap.dedent(extra),
+        conftest=conftest,
+        ini=ini,
+    )
+    package = project.pytester.path / "tbapp"
+    for name, source in (modules or {}).items():
+        (package / f"{name}.py").write_text(textwrap.dedent(source))
+    if routes:
+        main = package / "main.py"
+        main.write_text(main.read_text() + "\n" + textwrap.dedent(routes))
+    return project
+
+
+# --- 2. client settings ---------------------------------------------------------------------------
+BEHIND_TRUSTED_HOST = """
+import itertools
+from contextlib import asynccontextmanager
+
+from fastapi import Request
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+
+STARTS = itertools.count(1)
+
+
+@asynccontextmanager
+async def counted(app):
+    yield {"lifespan": next(STARTS)}  # lifespan state: every request of one lifespan sees it
+
+
+app.router.lifespan_context = counted
+app.add_middleware(TrustedHostMiddleware, allowed_hosts=["localhost"])
+
+
+@app.get("/whoami")
+def whoami(request: Request):
+    return {
+        "host": request.url.hostname,
+        "key": request.headers.get("x-api-key"),
+        "auth": request.headers.get("authorization"),
+        "cookie": request.cookies.get("seen"),
+        "lifespan": request.state.lifespan,
+    }
+
+
+@app.get("/see")
+def see(request: Request):
+    from fastapi.responses import JSONResponse
+
+    response = JSONResponse({})
+    response.set_cookie("seen", "yes")
+    return response
+"""
+
+CLIENT_SETTINGS = """
+import pytest
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_async_client(client):
+    response = await client.get("/whoami")
+    assert response.status_code == 200, response.text
+    assert response.json()["host"] == "localhost"
+    assert response.json()["key"] == "k-1"
+
+
+def test_sync_client(sync_client):
+    response = sync_client.get("/whoami")
+    assert response.status_code == 200, response.text
+    assert response.json()["host"] == "localhost"
+    assert response.json()["key"] == "k-1"
+"""
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_base_url_and_headers_apply_to_both_clients(sqlite_project: Project, flavour: str) -> None:
+    build(
+        sqlite_project,
+        CLIENT_SETTINGS,
+        flavour=flavour,
+        routes=BEHIND_TRUSTED_HOST,
+        extra='base_url = "http://localhost"\nheaders = { X-Api-Key = "k-1" }',
+    )
+    sqlite_project.run().assert_outcomes(passed=2)
+
+
+def test_without_base_url_a_trusted_host_app_answers_400(sqlite_project: Project) -> None:
+    # the failure the setting exists for: "test" and "testserver" are not allowed hosts
+    build(sqlite_project, CLIENT_SETTINGS, routes=BEHIND_TRUSTED_HOST)
+    result = sqlite_project.run()
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(["*assert 400 == 200*"])
+
+
+FURTHER_CLIENTS = """
+import pytest
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_async_client_for_another_user(client):
+    await client.get("/see")  # the first client now holds a cookie
+    bob = client.with_headers({"Authorization": "Bearer bob"})
+    ada = client.with_headers({"Authorization": "Bearer ada"})
+    mine, his, hers = [(await c.get("/whoami")).json() for c in (client, bob, ada)]
+    assert (mine["auth"], his["auth"], hers["auth"]) == (None, "Bearer bob", "Bearer ada")
+    assert his["key"] == hers["key"] == "k-1"  # the configured headers are kept
+    assert his["host"] == "localhost"
+    assert mine["cookie"] == "yes" and his["cookie"] is None  # cookies of its own
+    assert mine["lifespan"] == his["lifespan"] == hers["lifespan"]  # one lifespan for all
+
+
+def test_sync_client_for_another_user(sync_client):
+    sync_client.get("/see")
+    bob = sync_client.with_headers({"Authorization": "Bearer bob"})
+    mine, his = sync_client.get("/whoami").json(), bob.get("/whoami").json()
+    assert (mine["auth"], his["auth"]) == (None, "Bearer bob")
+    assert his["key"] == "k-1" and his["host"] == "localhost"
+    assert mine["cookie"] == "yes" and his["cookie"] is None
+    assert mine["lifespan"] == his["lifespan"]
+"""
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_further_clients_share_the_app_and_its_lifespan(
+    sqlite_project: Project, flavour: str
+) -> None:
+    build(
+        sqlite_project,
+        FURTHER_CLIENTS,
+        flavour=flavour,
+        routes=BEHIND_TRUSTED_HOST,
+        extra='base_url = "http://localhost"\nheaders = { X-Api-Key = "k-1" }',
+    )
+    sqlite_project.run().assert_outcomes(passed=2)
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ('base_url = "localhost"', "*base_url in * must be a URL such as *, found 'localhost'*"),
+        ("headers = { X = 1 }", "*headers in * must be a table of strings, found {'X': 1}*"),
+        ('network = "off"', '*network in * must be "deny" or "allow", found \'off\'*'),
+        ('db_access = "strict"', '*db_access in * must be "implicit" or "explicit"*'),
+        ('settings = "tbapp.config"', "*settings = 'tbapp.config' is not an import path*"),
+        ('seed = "tbapp.seed"', "*seed = 'tbapp.seed' is not an import path*"),
+    ],
+)
+def test_bad_suite_keys_are_usage_errors(sqlite_project: Project, extra: str, message: str) -> None:
+    sqlite_project.write("def test_x():\n    pass\n", extra=extra)
+    result = sqlite_project.run()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([message])
