@@ -214,3 +214,28 @@ RAW_CONNECTION = (
     "Connect through a SQLAlchemy engine (it is pointed at the test database), or read the "
     "database name from [tool.testbed] env (for example {{test_database}})."
 )
+
+# --- what real suites need beyond one test (issue 14) ---------------------------------------------
+SETTINGS_NOT_CONFIGURED = (
+    "fastapi-testbed: the settings fixture needs the app's settings object, and [tool.testbed] in "
+    '{path} names none.\nAdd settings = "myapp.config:get_settings" (the function that returns '
+    'it, lru_cached or not) or settings = "myapp.config:settings" (the object itself).'
+)
+
+UNKNOWN_SETTING = (
+    "fastapi-testbed: the app's settings ({kind}, from [tool.testbed] settings = {path!r}) have "
+    "no field {name!r}; its fields: {fields}."
+)
+
+DB_ACCESS_NOT_ALLOWED = (
+    "fastapi-testbed: {test} reached the test database {url} without asking for it, and "
+    '[tool.testbed] db_access = "explicit" in {path} refuses that.\nRequest the db_session '
+    "fixture (or db_connection, client, sync_client, testbed), or mark the test "
+    '@pytest.mark.testbed; db_access = "implicit" lets every test reach it.'
+)
+
+SEED_FAILED = (
+    "fastapi-testbed: the seed [tool.testbed] seed = {value!r} in {path} raised {kind}: "
+    "{error}\n    at {where}\nFix the seed function; it is called once, with a session of the "
+    "app's main engine, after the schema is built."
+)

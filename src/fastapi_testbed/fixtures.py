@@ -10,7 +10,13 @@ from typing import Any
 import pytest
 
 from fastapi_testbed.config import SETTINGS_KEY, Settings
-from fastapi_testbed.errors import BAD_MARKER, NO_CONFIG, SYNC_SESSION_IN_SYNC_TEST, TestbedError
+from fastapi_testbed.errors import (
+    BAD_MARKER,
+    NO_CONFIG,
+    SETTINGS_NOT_CONFIGURED,
+    SYNC_SESSION_IN_SYNC_TEST,
+    TestbedError,
+)
 from fastapi_testbed.testbed import ISOLATIONS, Runtime, Testbed
 
 __all__ = [
@@ -21,6 +27,7 @@ __all__ = [
     "db_connection",
     "db_session",
     "failing_clearly",
+    "settings",
     "sync_client",
     "testbed",
     "testbed_settings",
@@ -167,3 +174,35 @@ def sync_client(testbed: Testbed) -> Iterator[Any]:
     )
     with http:
         yield http
+
+
+@pytest.fixture
+def settings(testbed_settings: Settings, pytestconfig: pytest.Config) -> Iterator[Any]:
+    """The app's settings object for this test: set its fields, they are put back after.
+
+    `[tool.testbed] settings` names it (`"myapp.config:get_settings"`, whose lru_cache is
+    cleared before and after, or `"myapp.config:settings"`). Example::
+
+        def test_signup_closed(sync_client, settings):
+            settings.signup_open = False
+            assert sync_client.post("/signup", json={...}).status_code == 403
+    """
+    from fastapi_testbed.app_settings import SettingsOverride
+    from fastapi_testbed.importing import import_string, split_path
+
+    path = testbed_settings.app_settings
+    if not path:
+        pytest.fail(SETTINGS_NOT_CONFIGURED.format(path=testbed_settings.pyproject), pytrace=False)
+    runtime = pytestconfig.stash[RUNTIME_KEY]
+    module, attribute, _ = split_path(path, "settings")
+    with failing_clearly():
+        if testbed_settings.app:
+            _ = runtime.app  # the app's modules first: their references to the settings count
+        target = import_string(
+            f"{module}:{attribute}",
+            key="settings",
+            where=testbed_settings.pyproject,
+            root=testbed_settings.root,
+        )
+    with SettingsOverride(target, root=testbed_settings.root, source=path) as override:
+        yield override

@@ -180,3 +180,126 @@ def test_bad_suite_keys_are_usage_errors(sqlite_project: Project, extra: str, me
     result = sqlite_project.run()
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([message])
+
+
+# --- 3. app settings per test ---------------------------------------------------------------------
+APP_CONFIG = """
+from functools import lru_cache
+
+from pydantic_settings import BaseSettings
+
+
+class AppSettings(BaseSettings):
+    beta: bool = False
+    greeting: str = "hello"
+
+
+@lru_cache
+def get_settings():
+    return AppSettings()
+
+
+settings = get_settings()  # a module-level reference, as many apps hold one
+"""
+
+SETTINGS_ROUTES = """
+from fastapi import Depends
+
+from tbapp import config
+
+
+@app.get("/flags")
+def flags(current: config.AppSettings = Depends(config.get_settings)):
+    return {"beta": current.beta, "module": config.settings.beta, "greeting": current.greeting}
+"""
+
+SETTINGS_TESTS = """
+import pytest
+
+from tbapp.config import get_settings
+
+
+def test_1_changed_for_one_test(sync_client, settings):
+    settings.beta = True
+    assert settings.beta is True
+    assert sync_client.get("/flags").json() == {"beta": True, "module": True, "greeting": "hello"}
+
+
+def test_2_restored(sync_client):
+    assert sync_client.get("/flags").json() == {"beta": False, "module": False, "greeting": "hello"}
+
+
+@pytest.fixture
+def greeting_env(monkeypatch):
+    monkeypatch.setenv("GREETING", "hi")
+
+
+def test_3_cache_cleared_before(greeting_env, settings, sync_client):
+    assert settings.greeting == "hi"  # built afresh from the environment the test prepared
+    assert sync_client.get("/flags").json()["greeting"] == "hi"
+
+
+def test_4_and_after(sync_client):
+    assert get_settings().greeting == "hello"
+    assert sync_client.get("/flags").json()["greeting"] == "hello"
+
+
+def test_5_unknown_field(settings):
+    settings.betta = True
+"""
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_settings_fixture_changes_fields_for_one_test(
+    sqlite_project: Project, flavour: str
+) -> None:
+    build(
+        sqlite_project,
+        SETTINGS_TESTS,
+        flavour=flavour,
+        routes=SETTINGS_ROUTES,
+        modules={"config": APP_CONFIG},
+        extra='settings = "tbapp.config:get_settings"',
+    )
+    result = sqlite_project.run()
+    result.assert_outcomes(passed=4, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*the app's settings (AppSettings, from ?tool.testbed? settings = "
+            "'tbapp.config:get_settings') have no field 'betta'; its fields: beta, greeting.*"
+        ]
+    )
+
+
+OBJECT_SETTINGS_TESTS = """
+def test_1_changed(sync_client, settings):
+    settings.beta = True
+    assert sync_client.get("/flags").json()["module"] is True
+
+
+def test_2_restored(sync_client):
+    assert sync_client.get("/flags").json()["module"] is False
+"""
+
+
+def test_settings_fixture_takes_the_object_itself(sqlite_project: Project) -> None:
+    build(
+        sqlite_project,
+        OBJECT_SETTINGS_TESTS,
+        routes=SETTINGS_ROUTES,
+        modules={"config": APP_CONFIG},
+        extra='settings = "tbapp.config:settings"',
+    )
+    sqlite_project.run().assert_outcomes(passed=2)
+
+
+def test_settings_fixture_says_what_to_configure(sqlite_project: Project) -> None:
+    build(sqlite_project, "def test_x(settings):\n    pass\n")
+    result = sqlite_project.run()
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*the settings fixture needs the app's settings object*",
+            '*settings = "myapp.config:get_settings"*',
+        ]
+    )
