@@ -74,11 +74,13 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         return []
     limit = config.getoption("testbed_n_plus_one") or services.n_plus_one_threshold
     n_plus_one = f"on, at most {limit} repeats" if limit else "off (@pytest.mark.forbid_n_plus_one)"
-    lines = [
-        *services.describe(),
-        "network: real requests fail the test",
-        f"N+1 check: {n_plus_one}",
-    ]
+    settings = config.stash.get(SETTINGS_KEY, None)
+    network = (
+        'real requests allowed ([tool.testbed] network = "allow")'
+        if settings is not None and settings.network == "allow"
+        else "real requests fail the test (@pytest.mark.allow_network, allowed_hosts)"
+    )
+    lines = [*services.describe(), f"network: {network}", f"N+1 check: {n_plus_one}"]
     return [f"testbed fakes: {line}" for line in lines]
 
 
@@ -207,7 +209,8 @@ def _testbed_network(request: pytest.FixtureRequest) -> Iterator[None]:
 
     services = _services(request)
     allowed = request.node.get_closest_marker("allow_network") is not None
-    if services is None or allowed:
+    settings = request.config.stash.get(SETTINGS_KEY, None)
+    if services is None or allowed or (settings is not None and settings.network == "allow"):
         yield
         return
     with NetworkGuard(_allowed_hosts(services, request)) as guard:
