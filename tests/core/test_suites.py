@@ -303,3 +303,85 @@ def test_settings_fixture_says_what_to_configure(sqlite_project: Project) -> Non
             '*settings = "myapp.config:get_settings"*',
         ]
     )
+
+
+# --- 6. suites that already have a fixture named client -------------------------------------------
+OWN_TESTCLIENT = """
+from fastapi.testclient import TestClient
+
+from tbapp.main import app
+
+
+@pytest.fixture(scope="{scope}")
+def client():
+    with TestClient(app) as http:  # the suite's own client, kept as it was
+        yield http
+"""
+
+SYNC_TESTS_ON_CLIENT = """
+def test_1_writes(client):
+    assert client.post("/items", json={"name": "a"}).status_code == 201
+    assert client.get("/items").json() == ["a"]
+
+
+def test_2_rolled_back(client):
+    assert client.get("/items").json() == []
+    assert client.post("/items", json={"name": "a"}).status_code == 201
+"""
+
+
+@pytest.mark.parametrize("scope", ["function", "session"])
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_a_suites_own_testclient_named_client_is_isolated(
+    project: Project, flavour: str, scope: str
+) -> None:
+    build(
+        project,
+        SYNC_TESTS_ON_CLIENT,
+        flavour=flavour,
+        conftest=OWN_TESTCLIENT.replace("{scope}", scope),
+    )
+    project.run().assert_outcomes(passed=2)
+
+
+KEEP_THE_NAME = """
+@pytest.fixture
+def client(sync_client):  # the plugin's TestClient under the suite's name
+    return sync_client
+"""
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_keeping_the_name_client_for_sync_client(sqlite_project: Project, flavour: str) -> None:
+    build(sqlite_project, SYNC_TESTS_ON_CLIENT, flavour=flavour, conftest=KEEP_THE_NAME)
+    sqlite_project.run().assert_outcomes(passed=2)
+
+
+ADDING_HEADERS = """
+@pytest.fixture
+def client(client):  # the plugin's client, and the header every request of the suite sends
+    client.headers["X-Team"] = "blue"
+    return client
+"""
+
+ASYNC_TESTS_ON_WRAPPED_CLIENT = """
+import pytest
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_1_writes(client):
+    assert client.headers["X-Team"] == "blue"
+    assert client.with_headers({"X-Other": "1"}).headers["X-Team"] == "blue"
+    assert (await client.post("/items", json={"name": "a"})).status_code == 201
+
+
+async def test_2_rolled_back(client):
+    assert (await client.get("/items")).json() == []
+"""
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_a_client_fixture_that_wraps_the_plugins(sqlite_project: Project, flavour: str) -> None:
+    build(sqlite_project, ASYNC_TESTS_ON_WRAPPED_CLIENT, flavour=flavour, conftest=ADDING_HEADERS)
+    sqlite_project.run().assert_outcomes(passed=2)
