@@ -93,6 +93,9 @@ class Group:
 
     def checkout(self, engine: Engine) -> Any:
         """The DBAPI connection ``engine`` hands out now (see the module docstring)."""
+        refusal = getattr(self.binder.current_scope, "refusal", None)
+        if refusal is not None:  # db_access = "explicit" and the test did not ask
+            raise TestbedError(refusal.format(url=render(self.url)))
         database = self.database
         if not database.ready and not database.building:
             building = next((d for d in self.binder.databases.values() if d.building), None)
@@ -123,6 +126,7 @@ class Scope:
         self.touched: set[Any] = set()  # every database the test used (truncate empties them)
         self.lock = threading.Lock()
         self.closers: list[Callable[[], None]] = []
+        self.refusal: str | None = None  # why the test may not connect ({url} left to fill)
         self._previous: Scope | None = None
 
     def __enter__(self) -> Scope:

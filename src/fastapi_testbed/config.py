@@ -22,7 +22,7 @@ from fastapi_testbed.errors import (
 )
 from fastapi_testbed.importing import split_path
 
-__all__ = ["SETTINGS_KEY", "Settings", "find_table", "resolve_settings"]
+__all__ = ["SETTINGS_KEY", "Settings", "describe_suite", "find_table", "resolve_settings"]
 
 DB_URL_ENV = "TESTBED_DATABASE_URL"
 REUSE_DB_ENV = "TESTBED_REUSE_DB"
@@ -155,6 +155,26 @@ def _databases(table: Mapping[str, Any], path: Path) -> dict[str, dict[str, Any]
             "alembic_ini": (path.parent / alembic) if alembic else None,
         }
     return databases
+
+
+def describe_suite(settings: Settings) -> list[str]:
+    """The report header's lines about the suite keys: what is on."""
+    if settings.db_access == "explicit":
+        access = (
+            "only tests that ask (db_session, db_connection, client, sync_client, testbed, "
+            '@pytest.mark.testbed) reach the database (db_access = "explicit")'
+        )
+    else:
+        access = "every test is isolated, database fixtures or not"
+    lines = [access]
+    if settings.base_url or settings.headers:
+        headers = ", ".join(settings.headers) or "none"
+        lines.append(f"clients on {settings.base_url or 'the default URL'}, headers {headers}")
+    if settings.app_settings:
+        lines.append(f"settings fixture on {settings.app_settings}")
+    if settings.seed:
+        lines.append(f"seed {settings.seed}, once after the schema is built")
+    return [f"testbed: {line}" for line in lines]
 
 
 def _choice(table: Mapping[str, Any], key: str, choices: tuple[str, ...], path: Path) -> str:

@@ -12,6 +12,7 @@ import pytest
 from fastapi_testbed.config import SETTINGS_KEY, Settings
 from fastapi_testbed.errors import (
     BAD_MARKER,
+    DB_ACCESS_NOT_ALLOWED,
     NO_CONFIG,
     SETTINGS_NOT_CONFIGURED,
     SYNC_SESSION_IN_SYNC_TEST,
@@ -24,6 +25,7 @@ __all__ = [
     "SCOPE_KEY",
     "TRANSPORT_KEY",
     "client",
+    "db_access_refusal",
     "db_connection",
     "db_session",
     "failing_clearly",
@@ -86,11 +88,22 @@ def isolation_of(item: pytest.Item, *, strict: bool = True) -> str:
     return str(isolation)
 
 
+def db_access_refusal(item: pytest.Item, settings: Settings) -> str | None:
+    """With db_access = "explicit": why a test that did not ask may not reach the database."""
+    if settings.db_access != "explicit":
+        return None
+    if "testbed" in getattr(item, "fixturenames", ()) or item.get_closest_marker("testbed"):
+        return None
+    return DB_ACCESS_NOT_ALLOWED.format(test=item.nodeid, url="{url}", path=settings.pyproject)
+
+
 @pytest.fixture
 def testbed(_testbed_runtime: Runtime, request: pytest.FixtureRequest) -> Iterator[Testbed]:
     """The app, the test database and this test's isolation (see :class:`Testbed`)."""
     isolation_of(request.node)
-    bed = Testbed(_testbed_runtime, request.node.stash[SCOPE_KEY])
+    scope = request.node.stash[SCOPE_KEY]
+    scope.refusal = None  # asked for, perhaps late (request.getfixturevalue("db_session"))
+    bed = Testbed(_testbed_runtime, scope)
     with failing_clearly():
         bed.__enter__()
     try:
@@ -151,7 +164,11 @@ def client(testbed: Testbed, request: pytest.FixtureRequest) -> Iterator[Any]:
         headers=settings.headers,
     )
     request.node.stash[TRANSPORT_KEY] = transport
-    yield http
+    try:
+        yield http
+    finally:
+        # pytest keeps every item (and its stash) to the end of the session
+        del request.node.stash[TRANSPORT_KEY]
 
 
 @pytest.fixture

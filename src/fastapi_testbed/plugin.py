@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from fastapi_testbed.client import tasks_left_behind_cancelled
-from fastapi_testbed.config import SETTINGS_KEY, resolve_settings
+from fastapi_testbed.config import SETTINGS_KEY, describe_suite, resolve_settings
 from fastapi_testbed.errors import TestbedError, app_failed
 from fastapi_testbed.fixtures import (
     ENVIRONMENT_KEY,
@@ -20,6 +20,7 @@ from fastapi_testbed.fixtures import (
     TRANSPORT_KEY,
     _testbed_runtime,
     client,
+    db_access_refusal,
     db_connection,
     db_session,
     isolation_of,
@@ -144,6 +145,7 @@ def pytest_runtest_setup(item: pytest.Item) -> Any:
     runtime = item.config.stash.get(RUNTIME_KEY, None)
     if runtime is not None:
         scope = runtime.binder.scope(isolation_of(item, strict=False))
+        scope.refusal = db_access_refusal(item, runtime.settings)
         item.stash[SCOPE_KEY] = scope
         scope.__enter__()
     return (yield)
@@ -191,6 +193,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         f"testbed: app {settings.app} (from {where})",
         f"testbed: test databases on {server}; {reuse}",
         f"testbed: schema by {schema or 'nothing'}; sessions from {sessions}",
+        *describe_suite(settings),
     ]
     if not hasattr(config, "workerinput") and not getattr(config.option, "numprocesses", None):
         try:

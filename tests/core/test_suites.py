@@ -385,3 +385,145 @@ async def test_2_rolled_back(client):
 def test_a_client_fixture_that_wraps_the_plugins(sqlite_project: Project, flavour: str) -> None:
     build(sqlite_project, ASYNC_TESTS_ON_WRAPPED_CLIENT, flavour=flavour, conftest=ADDING_HEADERS)
     sqlite_project.run().assert_outcomes(passed=2)
+
+
+# --- 4. database access rules ---------------------------------------------------------------------
+SERVICES = {
+    "async": """
+from sqlalchemy import func, select
+
+from tbapp.db import SessionLocal
+from tbapp.models import Item
+
+
+async def add_item(name):
+    async with SessionLocal() as session:
+        session.add(Item(name=name))
+        await session.commit()
+
+
+async def count_items():
+    async with SessionLocal() as session:
+        return await session.scalar(select(func.count(Item.id)))
+""",
+    "sync": """
+from sqlalchemy import func, select
+
+from tbapp.db import SessionLocal
+from tbapp.models import Item
+
+
+def add_item(name):
+    with SessionLocal() as session:
+        session.add(Item(name=name))
+        session.commit()
+
+
+def count_items():
+    with SessionLocal() as session:
+        return session.scalar(select(func.count(Item.id)))
+""",
+}
+
+
+def calls(flavour: str, source: str) -> str:
+    """A test module for either flavour: `AWAIT ` is `await ` for async apps, and `ASYNC ` is
+    `async `."""
+    source = textwrap.dedent(source)
+    if flavour == "async":
+        header = "import pytest\nfrom tbapp import services\n\npytestmark = pytest.mark.anyio\n"
+        return header + source.replace("AWAIT ", "await ").replace("ASYNC ", "async ")
+    header = "import pytest\nfrom tbapp import services\n"
+    return header + source.replace("AWAIT ", "").replace("ASYNC ", "")
+
+
+UNIT_TESTS = """
+ASYNC def test_1_a_service_writes():
+    AWAIT services.add_item("a")
+    assert AWAIT services.count_items() == 1
+
+
+ASYNC def test_2_rolled_back():
+    assert AWAIT services.count_items() == 0
+"""
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_a_test_without_database_fixtures_is_isolated(project: Project, flavour: str) -> None:
+    build(
+        project,
+        calls(flavour, UNIT_TESTS),
+        flavour=flavour,
+        modules={"services": SERVICES[flavour]},
+    )
+    project.run().assert_outcomes(passed=2)
+
+
+EXPLICIT_TESTS = """
+ASYNC def test_refused():
+    AWAIT services.count_items()
+
+
+@pytest.mark.testbed
+ASYNC def test_marked():
+    AWAIT services.add_item("a")
+    assert AWAIT services.count_items() == 1
+
+
+ASYNC def test_with_db_session(db_session):
+    assert AWAIT services.count_items() == 0
+
+
+ASYNC def test_asked_late(request):
+    request.getfixturevalue("db_session")
+    assert AWAIT services.count_items() == 0
+
+
+def test_no_database():
+    assert True
+"""
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_explicit_db_access_refuses_tests_that_did_not_ask(project: Project, flavour: str) -> None:
+    build(
+        project,
+        calls(flavour, EXPLICIT_TESTS),
+        flavour=flavour,
+        modules={"services": SERVICES[flavour]},
+        extra='db_access = "explicit"',
+    )
+    result = project.run()
+    result.assert_outcomes(passed=4, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*TestbedError: fastapi-testbed: test_app.py::test_refused reached the test database "
+            '* without asking for it, and ?tool.testbed? db_access = "explicit" in '
+            "*pyproject.toml refuses that.",
+            "*Request the db_session fixture (or db_connection, client, sync_client, testbed), or "
+            'mark the test @pytest.mark.testbed; db_access = "implicit" lets every test reach it.',
+        ]
+    )
+
+
+def test_report_header_says_what_is_on(sqlite_project: Project) -> None:
+    build(sqlite_project, "def test_x():\n    pass\n")
+    assert (
+        "every test is isolated, database fixtures or not"
+        in sqlite_project.run("--co").stdout.str()
+    )
+    pyproject = sqlite_project.pytester.path / "pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text()
+        + '\ndb_access = "explicit"\nbase_url = "http://localhost"\nheaders = { X-Api-Key = "k" }\n'
+        + 'settings = "tbapp.config:get_settings"\nseed = "tbapp.seed:run"\n'
+    )
+    sqlite_project.run("--co").stdout.fnmatch_lines(
+        [
+            "testbed: only tests that ask (db_session, db_connection, client, sync_client, "
+            'testbed, @pytest.mark.testbed) reach the database (db_access = "explicit")',
+            "testbed: clients on http://localhost, headers X-Api-Key",
+            "testbed: settings fixture on tbapp.config:get_settings",
+            "testbed: seed tbapp.seed:run, once after the schema is built",
+        ]
+    )
