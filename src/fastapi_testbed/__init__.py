@@ -8,10 +8,16 @@ fixtures is importable from here, and none of it imports pytest, for scripts and
         engine = create_engine("postgresql://db/shop")  # now points at test_shop
         with binder.scope():  # one test: every connection inside one rolled-back transaction
             ...
+
+Inside a test, ``assert_database_has(User, email=...)``, ``assert_database_missing(...)`` and
+``assert_database_count(Note, 2)`` check the rows of the test database.
 """
 
 from __future__ import annotations
 
+from fastapi_testbed.asserts import assert_database_count as assert_database_count
+from fastapi_testbed.asserts import assert_database_has as assert_database_has
+from fastapi_testbed.asserts import assert_database_missing as assert_database_missing
 from fastapi_testbed.binding import EngineBinder as EngineBinder
 from fastapi_testbed.bridge import LoopThread as LoopThread
 from fastapi_testbed.client import LifespanTransport as LifespanTransport
@@ -31,5 +37,8 @@ __all__ = [
     "TestUrls",
     "Testbed",
     "TestbedError",
+    "assert_database_count",
+    "assert_database_has",
+    "assert_database_missing",
     "create_test_engine",
 ]

@@ -239,3 +239,13 @@ SEED_FAILED = (
     "{error}\n    at {where}\nFix the seed function; it is called once, with a session of the "
     "app's main engine, after the schema is built."
 )
+
+NOT_A_MODEL = (
+    "fastapi-testbed: {name} is not a mapped model or a Table; pass the model class "
+    "(assert_database_has(User, email=...)) or its table."
+)
+NO_SUCH_COLUMN = "fastapi-testbed: {model} has no column {name!r}; its columns: {columns}."
+NO_DATABASE = (
+    "fastapi-testbed: {function} needs the plugin's test database, and none is bound: run it in "
+    "a pytest session of a project with a [tool.testbed] table, after the app is imported."
+)

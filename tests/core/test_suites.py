@@ -18,12 +18,14 @@ def build(
     *,
     flavour: str = "async",
     routes: str = "",
+    models: str = "",
     modules: dict[str, str] | None = None,
     extra: str = "",
     conftest: str = "",
     ini: str = "",
 ) -> Project:
-    """The core's app, with `routes` appended to tbapp/main.py and `modules` added to tbapp/."""
+    """The core's app, with `routes` appended to tbapp/main.py, `models` to tbapp/models.py,
+    and `modules` added to tbapp/."""
     project.write(
         textwrap.dedent(tests),
         flavour=flavour,
@@ -34,6 +36,9 @@ def build(
     package = project.pytester.path / "tbapp"
     for name, source in (modules or {}).items():
         (package / f"{name}.py").write_text(textwrap.dedent(source))
+    if models:
+        path = package / "models.py"
+        path.write_text(path.read_text() + "\n" + textwrap.dedent(models))
     if routes:
         main = package / "main.py"
         main.write_text(main.read_text() + "\n" + textwrap.dedent(routes))
@@ -431,13 +436,16 @@ def calls(flavour: str, source: str) -> str:
     `async `."""
     source = textwrap.dedent(source)
     if flavour == "async":
-        header = "import pytest\nfrom tbapp import services\n\npytestmark = pytest.mark.anyio\n"
+        header = "import pytest\n\npytestmark = pytest.mark.anyio\n"
         return header + source.replace("AWAIT ", "await ").replace("ASYNC ", "async ")
-    header = "import pytest\nfrom tbapp import services\n"
+    header = "import pytest\n"
     return header + source.replace("AWAIT ", "").replace("ASYNC ", "")
 
 
 UNIT_TESTS = """
+from tbapp import services
+
+
 ASYNC def test_1_a_service_writes():
     AWAIT services.add_item("a")
     assert AWAIT services.count_items() == 1
@@ -460,6 +468,9 @@ def test_a_test_without_database_fixtures_is_isolated(project: Project, flavour:
 
 
 EXPLICIT_TESTS = """
+from tbapp import services
+
+
 ASYNC def test_refused():
     AWAIT services.count_items()
 
