@@ -107,6 +107,8 @@ class Group:
         scope = self.binder.current_scope
         if scope is None or database.building or scope.isolation != "transaction":
             if scope is not None:
+                if database not in scope.touched and not database.building:
+                    database.mark_dirty()  # real commits: a killed run leaves rows behind
                 scope.touched.add(database)
             return _ORIGINAL_RAW_CONNECTION(engine)
         if not engine.dialect.__dict__.get("_testbed_initialized"):

@@ -8,36 +8,41 @@ Used as a context manager, with no pytest in sight::
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import threading
 from collections.abc import Callable, Iterable
+from functools import cached_property
 from pathlib import Path
 from types import TracebackType
-from typing import Any
 
-from sqlalchemy import Connection, MetaData, inspect, text
+from sqlalchemy import Connection, MetaData, inspect
 from sqlalchemy.engine import URL
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-from sqlalchemy.pool import NullPool
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.schema import CreateIndex, CreateTable
 
 from fastapi_testbed.bridge import LoopThread
 from fastapi_testbed.engines import AnyEngine, create_test_engine, dispose, run_sync
-from fastapi_testbed.errors import (
-    MISSING_TABLES,
-    SCHEMA_FAILED,
-    SERVER_REFUSED,
-    UNREACHABLE,
-    TestbedError,
-)
-from fastapi_testbed.urls import SETTING, check_test_database, render
+from fastapi_testbed.errors import MISSING_TABLES, SCHEMA_FAILED, UNREACHABLE, TestbedError
+from fastapi_testbed.ownership import Claim, Marker
+from fastapi_testbed.urls import check_test_database, render
 
 __all__ = ["TestDatabase", "empty_tables"]
+
+
+REBUILT = "testbed: {name}: {why}; rebuilt it"
+EMPTIED = "testbed: {name}: a truncate test of a killed run left rows behind; emptied it"
+REUSED = "testbed: {name}: reused, its schema unchanged"
+TOOK_OVER = "testbed: {name}: not made by fastapi-testbed; taken over (--create-db) and rebuilt"
 
 
 class TestDatabase:
     """A test database on a server (or a SQLite file): created and built once, dropped at the end.
 
-    ``schema`` returns what builds it (a MetaData, an alembic.ini, or neither) and is called at
-    the first :meth:`ensure`, so the app's models are imported only once the environment is set.
+    ``claim`` is the name this run holds (see ownership.py): the database is created with the
+    plugin's marker, and only a marked one is ever dropped, emptied or rebuilt. ``schema``
+    returns what builds it (a MetaData, an alembic.ini, or neither) and is called at the first
+    :meth:`ensure`, so the app's models are imported only once the environment is set.
     """
 
     __test__ = False
@@ -46,6 +51,7 @@ class TestDatabase:
         self,
         url: URL,
         *,
+        claim: Claim | Callable[[], Claim],
         loop: LoopThread | Callable[[], LoopThread],
         is_async: bool,
         schema: Callable[[], tuple[MetaData | None, Path | None]] = lambda: (None, None),
@@ -53,8 +59,10 @@ class TestDatabase:
         recreate: bool = False,
         app_urls: Iterable[tuple[str, str]] = (),
         source: str = "default",
+        report: Callable[[str], None] = lambda line: None,
     ) -> None:
         self.url = url
+        self._claim = claim
         self._loop = loop
         self.is_async = is_async
         self._schema = schema
@@ -64,12 +72,19 @@ class TestDatabase:
         self.recreate = recreate
         self.app_urls = tuple(app_urls)
         self.source = source
-        self.created = False
+        self.report = report
+        self.created = False  # it exists on the server, made or reused by this run
         self.ready = False
         self.building = False
+        self.marker = Marker(keep=reuse)
         self._engine: AnyEngine | None = None
         self._tables: list[str] | None = None
         self._lock = threading.Lock()
+
+    @cached_property
+    def claim(self) -> Claim:
+        """The name this run holds on the server (taken at the first use, if not before)."""
+        return self._claim if isinstance(self._claim, Claim) else self._claim()
 
     @property
     def backend(self) -> str:
@@ -104,27 +119,70 @@ class TestDatabase:
     def _ensure(self) -> None:
         self.metadata, self.alembic_ini = self._schema()
         check_test_database(self.url, "create", app_urls=self.app_urls)
-        exists = self._exists()
-        if exists and (self.recreate or not self.reuse):
-            self._drop()
-            exists = False
-        if not exists:
-            self._create()
+        claim, server, name = self.claim, self.claim.server, self.claim.name
+        fingerprint = self.fingerprint()
+        found = claim.marker
+        if claim.existed:
+            why = self._why_rebuild(found, fingerprint)
+            if why is None:
+                assert found is not None
+                self.marker = found
+                self.created = True
+                if found.dirty:
+                    self.report(EMPTIED.format(name=name))
+                    self.empty()
+                    self.marker.dirty = False
+                    server.mark(name, self.marker)
+                else:
+                    self.report(REUSED.format(name=name))
+                self.ready = True
+                return
+            if why:
+                self.report(why.format(name=name))
+            server.drop(name)
+        self.marker = Marker(keep=self.reuse)
+        server.create(name, self.marker)  # marked before anything else happens to it
         self.created = True
         self.build_schema()
         self.check_tables()
+        self.marker.built, self.marker.fingerprint = True, fingerprint
+        server.mark(name, self.marker)
         self.ready = True
 
+    def _why_rebuild(self, found: Marker | None, fingerprint: str) -> str | None:
+        """Why a database found under the claimed name is rebuilt ("" = silently), or None."""
+        if found is None:
+            return TOOK_OVER  # no marker: only --create-db gets this far
+        if not self.reuse or self.recreate:
+            return ""  # ours, from an earlier run: made afresh, as without --reuse-db
+        if not found.built:
+            return REBUILT.replace("{why}", "its last build did not finish")
+        if found.fingerprint != fingerprint:
+            return REBUILT.replace("{why}", "its models or migrations changed since it was built")
+        return None
+
     __enter__ = ensure
+
+    def mark_dirty(self) -> None:
+        """A truncate test commits for real: until it ends cleanly, a reused database says so."""
+        if self.reuse and self.created and self.ready and not self.marker.dirty:
+            self.marker.dirty = True
+            self.claim.server.mark(self.claim.name, self.marker)
 
     def close(self) -> None:
         """Close the plugin's connections; drop the database unless it is to be reused."""
         if self._engine is not None:
             dispose(self._engine, self.loop)
             self._engine = None
-        if self.created and not self.reuse:
-            self.created = self.ready = False
-            self._drop()
+        if not self.created:
+            return
+        self.created = self.ready = False
+        if not self.reuse:
+            check_test_database(self.url, "drop", app_urls=self.app_urls)
+            self.claim.server.drop(self.claim.name)
+        elif self.marker.dirty:
+            self.marker.dirty = False  # every truncate test emptied the tables after itself
+            self.claim.server.mark(self.claim.name, self.marker)
 
     def __exit__(
         self,
@@ -134,83 +192,22 @@ class TestDatabase:
     ) -> None:
         self.close()
 
-    # --- server-level work, on a sync connection to the server's maintenance database -------
-    def _admin_url(self) -> URL:
-        if self.backend == "postgresql":
-            return self.url.set(database="postgres")
-        return self.url._replace(database=None)  # URL.set() treats None as "leave as is"
-
-    def _admin(self, statements: list[str], query: str | None = None) -> Any:
-        admin = create_test_engine(
-            self._admin_url(),
-            is_async=self.is_async,
-            loop=self.loop,
-            isolation_level="AUTOCOMMIT",
-            poolclass=NullPool,
-        )
-
-        def work(connection: Connection) -> Any:
-            for statement in statements:
-                connection.exec_driver_sql(statement)
-            if query is not None:
-                return connection.execute(text(query), {"name": self.url.database}).first()
-            return None
-
-        try:
-            return run_sync(admin, self.loop, work)  # AUTOCOMMIT: no BEGIN around CREATE DATABASE
-        except DBAPIError as exc:
-            if isinstance(exc, OperationalError | InterfaceError) or exc.connection_invalidated:
-                raise TestbedError(
-                    UNREACHABLE.format(
-                        url=render(self._admin_url()), source=self.source, error=_first_line(exc)
-                    )
-                ) from exc
-            raise TestbedError(
-                SERVER_REFUSED.format(
-                    url=render(self._admin_url()),
-                    statement="; ".join(statements) or query,
-                    error=_first_line(exc),
-                    setting=SETTING,
-                )
-            ) from exc
-        except OSError as exc:
-            raise TestbedError(
-                UNREACHABLE.format(
-                    url=render(self._admin_url()), source=self.source, error=_first_line(exc)
-                )
-            ) from exc
-        finally:
-            dispose(admin, self.loop)
-
-    def _quoted(self) -> str:
-        preparer = self.engine.dialect.identifier_preparer
-        return str(preparer.quote_identifier(self.url.database or ""))
-
-    def _exists(self) -> bool:
-        if self.backend == "sqlite":
-            return Path(self.url.database or "").exists()
-        if self.backend == "postgresql":
-            query = "SELECT 1 FROM pg_database WHERE datname = :name"
-        else:
-            query = "SELECT 1 FROM information_schema.schemata WHERE schema_name = :name"
-        return self._admin([], query) is not None
-
-    def _create(self) -> None:
-        check_test_database(self.url, "create", app_urls=self.app_urls)
-        if self.backend == "sqlite":
-            Path(self.url.database or "").parent.mkdir(parents=True, exist_ok=True)
-            return
-        suffix = " CHARACTER SET utf8mb4" if self.backend in {"mysql", "mariadb"} else ""
-        self._admin([f"CREATE DATABASE {self._quoted()}{suffix}"])
-
-    def _drop(self) -> None:
-        check_test_database(self.url, "drop", app_urls=self.app_urls)
-        if self.backend == "sqlite":
-            for suffix in ("", "-journal", "-wal", "-shm"):
-                Path(f"{self.url.database}{suffix}").unlink(missing_ok=True)
-            return
-        force = " WITH (FORCE)" if self.backend == "postgresql" else ""
-        self._admin([f"DROP DATABASE IF EXISTS {self._quoted()}{force}"])
+    def fingerprint(self) -> str:
+        """What built the schema: the metadata's DDL for this dialect, and the migration files."""
+        digest = hashlib.sha256(b"fastapi-testbed schema 1")
+        if self.metadata is not None:
+            dialect = self.engine.dialect
+            for table in self.metadata.sorted_tables:
+                digest.update(str(CreateTable(table).compile(dialect=dialect)).encode())
+                for index in sorted(table.indexes, key=lambda index: str(index.name)):
+                    digest.update(str(CreateIndex(index).compile(dialect=dialect)).encode())
+        if self.alembic_ini is not None:
+            folder = _script_location(self.alembic_ini)
+            for path in sorted(folder.rglob("*")) if folder.is_dir() else []:
+                if path.is_file() and "__pycache__" not in path.parts:
+                    digest.update(str(path.relative_to(folder)).encode())
+                    digest.update(path.read_bytes())
+        return digest.hexdigest()[:32]
 
     # --- schema -----------------------------------------------------------------------------
     def build_schema(self) -> None:
@@ -238,15 +235,24 @@ class TestDatabase:
             ) from exc
 
     def check_tables(self) -> None:
-        """Stop when the built database lacks tables the app's metadata declares."""
+        """Stop when the built database lacks tables or columns the app's metadata declares."""
         metadata = self.metadata
         if metadata is None:
             return
-        expected = {table.name for table in metadata.sorted_tables}
-        found: set[str] = set(
-            run_sync(self.engine, self.loop, lambda c: inspect(c).get_table_names())
-        )
-        missing = sorted(expected - found)
+
+        def found(connection: Connection) -> dict[str, set[str]]:
+            columns = inspect(connection).get_multi_columns()
+            return {table: {c["name"] for c in listed} for (_, table), listed in columns.items()}
+
+        tables = run_sync(self.engine, self.loop, found)
+        missing = [table.name for table in metadata.sorted_tables if table.name not in tables]
+        missing += [
+            f"{table.name}.{column.name}"
+            for table in metadata.sorted_tables
+            if table.name in tables
+            for column in table.columns
+            if column.name not in tables[table.name]
+        ]
         if missing:
             how = f"alembic upgrade head ({self.alembic_ini})" if self.alembic_ini else "create_all"
             raise TestbedError(
@@ -274,7 +280,8 @@ class TestDatabase:
                 failure.append(exc)
 
         # env.py files call asyncio.run(); give them a thread where no loop is running.
-        worker = threading.Thread(target=upgrade, name="fastapi-testbed-alembic")
+        # A daemon: Ctrl-C during a migration ends the run without waiting for it.
+        worker = threading.Thread(target=upgrade, name="fastapi-testbed-alembic", daemon=True)
         worker.start()
         worker.join()
         if failure:
@@ -325,6 +332,18 @@ def empty_tables(connection: Connection, names: list[str]) -> None:
         return
     for name in names:
         connection.exec_driver_sql(f"DELETE FROM {quote(name)}")
+
+
+def _script_location(ini: Path) -> Path:
+    """The folder of the migrations an alembic.ini points at."""
+    import configparser
+
+    parser = configparser.ConfigParser(interpolation=None)
+    with contextlib.suppress(OSError, configparser.Error):
+        parser.read(ini, encoding="utf-8")
+    location = parser.get("alembic", "script_location", fallback="alembic")
+    location = location.replace("%(here)s", str(ini.parent))
+    return Path(location) if Path(location).is_absolute() else ini.parent / location
 
 
 def _first_line(exc: BaseException) -> str:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,6 +10,7 @@ from sqlalchemy.engine import URL, make_url
 
 from fastapi_testbed.config import Settings
 from fastapi_testbed.errors import BAD_ENV_PLACEHOLDER, BAD_URL, TestbedError
+from fastapi_testbed.ownership import Ownership
 from fastapi_testbed.urls import (
     DEFAULT_URL,
     SETTING,
@@ -31,8 +30,8 @@ class Environment:
     is_async: bool
     app_urls: tuple[tuple[str, str], ...]
     urls: TestUrls
+    ownership: Ownership
     saved: dict[str, str | None] = field(default_factory=dict)
-    temp_dir: Path | None = None
 
     def set(self, name: str, value: str) -> None:
         """Set an environment variable, remembering its old value for :meth:`restore`."""
@@ -46,9 +45,6 @@ class Environment:
             else:
                 os.environ[name] = value
         self.saved.clear()
-        if self.temp_dir is not None:
-            shutil.rmtree(self.temp_dir, ignore_errors=True)
-            self.temp_dir = None
 
 
 def _parse(value: str, source: str) -> URL:
@@ -70,14 +66,31 @@ def placeholders(url: URL) -> dict[str, str]:
     }
 
 
-def prepare_environment(settings: Settings, *, worker: str | None, cache_dir: Path) -> Environment:
-    """Map database URLs to test databases; export the app's URL variable and the `env` table."""
+def prepare_environment(
+    settings: Settings, *, worker: str | None, cache_dir: Path, claim: bool = True
+) -> Environment:
+    """Map database URLs to test databases; export the app's URL variable and the `env` table.
+
+    The names are claimed (see ownership.py) as they are mapped, unless ``claim`` is false
+    (``--collect-only`` reaches no server); on an error every claim is released.
+    """
+    ownership = Ownership(
+        take_over=settings.create_db,
+        reuse=settings.reuse_db,
+        cache_dir=cache_dir,
+        source=settings.source("database_url"),
+    )
+    try:
+        return _prepare(settings, worker=worker, ownership=ownership, claim=claim)
+    except BaseException:
+        ownership.close()
+        raise
+
+
+def _prepare(
+    settings: Settings, *, worker: str | None, ownership: Ownership, claim: bool
+) -> Environment:
     is_async = detect_async(settings)
-    temp_dir: Path | None = None
-    if settings.reuse_db:
-        sqlite_dir = cache_dir
-    else:
-        temp_dir = sqlite_dir = Path(tempfile.mkdtemp(prefix="fastapi-testbed-"))
     server = (
         _parse(settings.database_url, settings.source("database_url"))
         if settings.database_url
@@ -86,9 +99,12 @@ def prepare_environment(settings: Settings, *, worker: str | None, cache_dir: Pa
     urls = TestUrls(
         server=server,
         worker=worker,
-        sqlite_dir=sqlite_dir,
+        sqlite_dir=ownership.sqlite_dir,
         project=project_name(settings),
         source=settings.source("database_url"),
+        claim=(lambda url, is_async: ownership.claim(url, is_async=is_async))
+        if claim
+        else (lambda url, is_async: url),
     )
     app_url = (
         _parse(settings.app_database_url, settings.source("app_database_url"))
@@ -113,7 +129,7 @@ def prepare_environment(settings: Settings, *, worker: str | None, cache_dir: Pa
         if value
     )
     environment = Environment(
-        url=url, is_async=is_async, app_urls=app_urls, urls=urls, temp_dir=temp_dir
+        url=url, is_async=is_async, app_urls=app_urls, urls=urls, ownership=ownership
     )
     parts = placeholders(url)
     for name, value in settings.env.items():

@@ -111,6 +111,29 @@ UNREACHABLE = (
     "[tool.testbed] database_url (--testbed-db-url sqlite:// tries the embedded default)."
 )
 
+AUTH_FAILED = (
+    "fastapi-testbed: the database server at {url} (from {source}) refused the login:\n"
+    "    {error}\nCheck the user name and password in {setting}: the user must exist and "
+    "may create databases."
+)
+
+UNOWNED_DATABASE = (
+    "fastapi-testbed: a database named {name!r} already exists at {url}, and fastapi-testbed did "
+    "not create it (it carries no marker of the plugin), so it was left untouched.\nDrop or "
+    "rename it yourself, name another database in {setting}, or run once with --create-db to "
+    "let the plugin take it over (its tables and rows will be deleted)."
+)
+
+NAME_TAKEN = (
+    "fastapi-testbed: the test database {url} was named without being claimed (a --collect-only "
+    "run), and another run holds it now.\nRun the tests without --collect-only."
+)
+
+NO_FREE_NAME = (
+    "fastapi-testbed: {count} test databases named {name}, {name}_2 ... are all held by other "
+    "runs at {url}.\nEnd those runs, or name another database in {setting}."
+)
+
 SERVER_REFUSED = (
     "fastapi-testbed: the database server at {url} refused `{statement}`:\n    {error}\n"
     "Check that the user in {setting} may create and drop databases."
@@ -149,9 +172,9 @@ FOREIGN_DATABASE = (
 )
 
 MISSING_TABLES = (
-    "fastapi-testbed: after {how}, the test database {url} lacks table(s) {tables} that the "
-    "app's metadata declares.\nAdd a migration for them, or fix the [tool.testbed] metadata / "
-    "alembic_ini setting."
+    "fastapi-testbed: after {how}, the test database {url} lacks {tables}, which the app's "
+    "metadata declares (a model changed without a migration?).\nAdd a migration for them, or "
+    "fix the [tool.testbed] metadata / alembic_ini setting."
 )
 
 EMPTY_METADATA = (

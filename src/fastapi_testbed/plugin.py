@@ -97,7 +97,10 @@ def pytest_load_initial_conftests(
             sys.path.insert(0, root)
         cache_dir = early_config.rootpath / ".pytest_cache" / "testbed"
         environment = prepare_environment(
-            settings, worker=os.environ.get("PYTEST_XDIST_WORKER"), cache_dir=cache_dir
+            settings,
+            worker=os.environ.get("PYTEST_XDIST_WORKER"),
+            cache_dir=cache_dir,
+            claim=not getattr(options, "collectonly", False),  # --co reaches no server
         )
     except TestbedError as exc:
         raise pytest.UsageError(str(exc)) from None
@@ -109,7 +112,9 @@ def pytest_load_initial_conftests(
         url=environment.url,
         is_async=environment.is_async,
         app_urls=environment.app_urls,
+        ownership=environment.ownership,
     )
+    runtime.report = functools.partial(_report, early_config)
     runtime.binder.__enter__()  # from now on, every engine created is a test engine
     early_config.stash[SETTINGS_KEY] = settings
     early_config.stash[ENVIRONMENT_KEY] = environment
@@ -117,6 +122,15 @@ def pytest_load_initial_conftests(
     early_config.hook.pytest_testbed_environment(
         config=early_config, settings=settings, environment=environment
     )
+
+
+def _report(config: pytest.Config, line: str) -> None:
+    """One line about the test database (rebuilt, emptied, reused), in the run's output."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(line)
+    else:
+        sys.stderr.write(line + "\n")
 
 
 def pytest_configure(config: pytest.Config) -> None:

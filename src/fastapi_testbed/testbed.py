@@ -21,13 +21,15 @@ from fastapi_testbed.database import TestDatabase
 from fastapi_testbed.engines import AnyEngine
 from fastapi_testbed.errors import (
     EMPTY_METADATA,
+    NAME_TAKEN,
     NEEDS_APP,
     NOT_A_SESSIONMAKER,
     NOT_METADATA,
     TestbedError,
 )
 from fastapi_testbed.importing import import_string
-from fastapi_testbed.urls import _slug, app_database_name
+from fastapi_testbed.ownership import Claim, Ownership
+from fastapi_testbed.urls import _slug, app_database_name, render
 
 __all__ = ["ISOLATIONS", "Runtime", "Testbed"]
 
@@ -46,12 +48,17 @@ class Runtime:
         url: URL,
         is_async: bool,
         app_urls: tuple[tuple[str, str], ...] = (),
+        ownership: Ownership | None = None,
     ) -> None:
         self.settings = settings
+        self.ownership = ownership or Ownership(cache_dir=settings.root / ".pytest_cache")
+        self.report: Callable[[str], None] = lambda line: None  # the plugin prints these
         self.url = url  # the database of an app with no engine of its own
         self.is_async = is_async
         self.app_urls = app_urls
-        self.binder = EngineBinder(urls, database_factory=self.database)
+        self.binder = EngineBinder(
+            urls, database_factory=self.database, loop_factory=self.ownership.loop
+        )
         self._main: BoundEngine | None = None
         self._fallback: BoundEngine | None = None
         self._fallback_engine: Any = None
@@ -77,6 +84,7 @@ class Runtime:
                 database.close()
             except Exception as exc:
                 errors.append(exc)
+        self.ownership.close()  # the locks go with the connections that held them
         binder.close_loop()
         if errors:
             raise errors[0]
@@ -104,11 +112,9 @@ class Runtime:
     def schema_of(self, url: URL) -> tuple[MetaData | None, Path | None]:
         """The metadata and alembic.ini that build the test database at ``url``."""
         settings = self.settings
-        name = app_database_name(url)
-        worker = self.binder.urls.worker
+        name = self.binder.urls.app_name_of(url)
         for app_name, entry in settings.databases.items():
-            expected = f"test_{_slug(app_name)}"
-            if name in {expected, f"{expected}_{_slug(worker or '')}"}:
+            if name == _slug(app_name):
                 key = f"databases.{app_name}.metadata"
                 metadata = self.metadata(key, entry["metadata"]) if entry["metadata"] else None
                 return metadata, entry["alembic_ini"]
@@ -117,8 +123,20 @@ class Runtime:
 
     def database(self, url: URL, is_async: bool) -> TestDatabase:
         settings = self.settings
+
+        def claim() -> Claim:
+            found = self.ownership.claim_of(url)
+            if found is None:  # not claimed when mapped (--collect-only): claimed at first use
+                self.ownership.claim(url, is_async=is_async)
+                found = self.ownership.claim_of(url)
+            if found is None:  # another run holds the name the app was given already
+                raise TestbedError(NAME_TAKEN.format(url=render(url)))
+            return found
+
         return TestDatabase(
             url,
+            claim=claim,
+            report=lambda line: self.report(line),
             loop=lambda: self.binder.loop,
             is_async=is_async,
             schema=lambda: self.schema_of(url),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from sqlalchemy.engine import URL, make_url
@@ -234,18 +234,29 @@ class TestUrls:
         *,
         server: URL | None,
         worker: str | None,
-        sqlite_dir: Path,
+        sqlite_dir: Path | Callable[[], Path],
         project: str,
         source: str = "default",
+        claim: Callable[[URL, bool], URL] = lambda url, is_async: url,
     ) -> None:
         self.server = server
         self.worker = worker
-        self.sqlite_dir = sqlite_dir
+        self._sqlite_dir = sqlite_dir
+        self.claim = claim  # the name this run may use: test_x, or test_x_2 beside another run
         self.project = _slug(project)
         self.source = source
         self.main_name: str | None = None  # the app's main database, named by the server URL
         self.main_test_name: str | None = None  # and the name of its test database
         self._made: set[tuple[str, str, int | None, str]] = set()
+        self.names: dict[tuple[str, str, int | None, str], str] = {}  # test database -> app's
+
+    def app_name_of(self, url: URL) -> str | None:
+        """The name of the app's database that a test database stands for."""
+        return self.names.get(identity(url))
+
+    @property
+    def sqlite_dir(self) -> Path:
+        return self._sqlite_dir if isinstance(self._sqlite_dir, Path) else self._sqlite_dir()
 
     def is_test_url(self, url: URL) -> bool:
         return identity(url) in self._made
@@ -289,7 +300,9 @@ class TestUrls:
             if family(result) == "mysql" and "charset" not in result.query:
                 result = result.update_query_dict({"charset": "utf8mb4"})
         result = choose_driver(result, is_async, self.source)  # installed, and fits the engine
+        result = self.claim(result, is_async)
         self._made.add(identity(result))
+        self.names[identity(result)] = name
         if main and self.main_test_name is None:
             self.main_test_name = app_database_name(result)
         return result

@@ -250,17 +250,19 @@ def test_server_url_naming_the_apps_own_database_is_refused(
 
 
 def test_unreachable_server_is_one_clear_error(sqlite_project: Project) -> None:
+    # the server is reached at the start, to hold the test database's name: before any test
     sqlite_project.write(UNSAFE)
     result = sqlite_project.run("--testbed-db-url", "postgresql://postgres@127.0.0.1:1/")
-    result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
         [
-            "*could not connect to the database server at postgresql+asyncpg://postgres@127.0.0.1:1/"
+            "*could not connect to the database server at postgresql+psycopg://postgres@127.0.0.1:1/"
             "postgres (from --testbed-db-url)*",
             "*Start the server, or change --testbed-db-url*",
         ]
     )
-    assert "Traceback" not in result.stdout.str()
+    assert result.stderr.str().count("could not connect") == 1
+    assert "Traceback" not in result.stdout.str() + result.stderr.str()
 
 
 def test_missing_driver_names_the_package(sqlite_project: Project) -> None:

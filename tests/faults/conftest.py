@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -18,10 +19,13 @@ from tests.conftest import Project
 class Run:
     """A pytest process started in a project's folder, its output in a file."""
 
-    def __init__(self, folder: Path, args: list[str], name: str = "run") -> None:
+    def __init__(
+        self, folder: Path, args: list[str], name: str = "run", env: dict[str, str] | None = None
+    ) -> None:
         self.log = folder / f"{name}.log"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
-        env["PYTHONUNBUFFERED"] = "1"
+        environ = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+        environ["PYTHONUNBUFFERED"] = "1"
+        environ.update(env or {})
         with self.log.open("wb") as log:
             self.process = subprocess.Popen(
                 [
@@ -37,7 +41,7 @@ class Run:
                 cwd=folder,
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                env=env,
+                env=environ,
                 start_new_session=True,  # a signal goes to it alone, never to the outer pytest
             )
 
@@ -61,7 +65,9 @@ class Run:
         self.process.send_signal(signum)
 
     def kill(self) -> None:
-        self.process.send_signal(signal.SIGKILL)
+        """kill -9 the run and every process it started (xdist's workers), as CI's cancel does."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait()
 
     def wait(self, timeout: float = 120) -> int:
@@ -77,17 +83,19 @@ class Runner:
         self.project = project
         self.runs: list[Run] = []
 
-    def start(self, *args: str, name: str = "run") -> Run:
+    def start(self, *args: str, name: str = "run", env: dict[str, str] | None = None) -> Run:
         options = list(args)
         if self.project.server and not any(a.startswith("--testbed-db-url") for a in args):
             options += ["--testbed-db-url", self.project.server]
-        run = Run(self.project.pytester.path, options, name=f"{name}{len(self.runs)}")
+        run = Run(self.project.pytester.path, options, name=f"{name}{len(self.runs)}", env=env)
         self.runs.append(run)
         return run
 
-    def __call__(self, *args: str, timeout: float = 120) -> tuple[int, str]:
+    def __call__(
+        self, *args: str, timeout: float = 120, env: dict[str, str] | None = None
+    ) -> tuple[int, str]:
         """Run to the end: (exit code, output)."""
-        run = self.start(*args)
+        run = self.start(*args, env=env)
         return run.wait(timeout), run.output
 
 
@@ -99,3 +107,30 @@ def spawn(project: Project) -> Iterator[Runner]:
     for run in runner.runs:
         if run.process.poll() is None:
             run.kill()
+
+
+def wait_for_file(path: Path, run: Run, timeout: float = 60) -> str:
+    """Wait until a test of ``run`` wrote ``path``; its content."""
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        if run.process.poll() is not None:
+            raise AssertionError(
+                f"ended ({run.process.returncode}) before {path.name}:\n{run.output}"
+            )
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no {path.name} after {timeout}s:\n{run.output}")
+        time.sleep(0.05)
+    time.sleep(0.05)  # the write is complete
+    return path.read_text()
+
+
+def leftovers(server: str | None) -> set[str]:
+    """The test databases of this suite's projects left on ``server`` (or SQLite run folders)."""
+    if server is None:
+        import tempfile
+
+        parent = Path(tempfile.gettempdir()) / f"fastapi-testbed-{os.getuid()}"
+        return {str(p) for p in parent.glob("run-*")}
+    from tests.conftest import server_databases
+
+    return {name for name in server_databases(server) if name.startswith("test_tbapp")}
