@@ -64,7 +64,7 @@ class Marker:
     dirty: bool = False  # a truncate test began and the run did not end cleanly after it
 
     def dumps(self) -> str:
-        return json.dumps({"by": TOOL, **asdict(self)}, separators=(",", ":"), sort_keys=True)
+        return json.dumps({"by": TOOL, **asdict(self)}, separators=(",", ":"))
 
     @classmethod
     def loads(cls, value: str | None) -> Marker | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import re
 from collections.abc import Callable, Iterable
@@ -207,13 +208,25 @@ def app_database_name(url: URL) -> str:
     return url.database or ""
 
 
+@functools.cache
+def _local_names() -> frozenset[str]:
+    """Names and addresses of this machine, for which a URL's host is "localhost"."""
+    import socket
+
+    names = {"localhost", "127.0.0.1", "::1", "0.0.0.0", "localhost.localdomain"}
+    for name in (socket.gethostname(), socket.getfqdn()):
+        if name:
+            names.add(name.lower())
+    return frozenset(names)
+
+
 def identity(url: URL) -> tuple[str, str, int | None, str]:
     """What makes two URLs the same database, whatever their driver."""
     if url.get_backend_name() == "sqlite":
         return ("sqlite", "", None, str(Path(url.database or "").resolve()))
-    host = url.host or "localhost"
-    if host in {"127.0.0.1", "::1"}:
-        host = "localhost"
+    host = (url.host or "localhost").lower()
+    if host in _local_names() or host.startswith("/") or "unix_socket" in url.query:
+        host = "localhost"  # the loopback, the machine's own name, a Unix socket: this machine
     default_port = 5432 if family(url) == "postgresql" else 3306
     return (family(url), host, url.port or default_port, url.database or "")
 

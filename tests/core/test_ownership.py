@@ -286,3 +286,54 @@ def test_sqlite_files_live_in_a_folder_of_the_run(sqlite_project: Project) -> No
         "fastapi-testbed-"
     )
     assert not path.parent.exists()  # removed at the end
+
+
+@pytest.mark.parametrize(
+    ("app", "test"),
+    [
+        ("postgresql://u@127.0.0.1/test_shop", "postgresql+psycopg://u@127.0.0.1:5432/test_shop"),
+        ("postgresql://u@localhost/test_shop", "postgresql+asyncpg://u@127.0.0.1:5432/test_shop"),
+        ("postgresql://u@[::1]:5432/test_shop", "postgresql://u@localhost/test_shop"),
+        ("postgresql:///test_shop?host=/var/run/postgresql", "postgresql://u@127.0.0.1/test_shop"),
+        ("mysql+pymysql://root@LOCALHOST/test_shop", "mysql+aiomysql://r@127.0.0.1:3306/test_shop"),
+        (
+            "mysql://root@localhost/test_shop?unix_socket=/run/mysqld/mysqld.sock",
+            "mysql://root@127.0.0.1/test_shop",
+        ),
+    ],
+)
+def test_the_apps_database_is_recognised_however_its_url_is_spelled(app: str, test: str) -> None:
+    from fastapi_testbed.errors import TestbedError
+    from fastapi_testbed.urls import check_test_database
+
+    with pytest.raises(TestbedError, match="it is the database the app uses outside tests"):
+        check_test_database(make_url(test), "drop", app_urls=[("env DATABASE_URL", app)])
+
+
+def test_the_machines_own_name_is_this_machine() -> None:
+    import socket
+
+    from fastapi_testbed.urls import identity
+
+    own = make_url(f"postgresql://u@{socket.gethostname()}/test_shop")
+    assert identity(own) == identity(make_url("postgresql://u@127.0.0.1:5432/test_shop"))
+    other = make_url("postgresql://u@db.example.com/test_shop")
+    assert identity(other) != identity(make_url("postgresql://u@127.0.0.1:5432/test_shop"))
+
+
+@pytest.mark.parametrize(
+    "server",
+    ["postgresql://no_such_role_tb@127.0.0.1:5432/", "mysql://no_such_user_tb@127.0.0.1:3306/"],
+)
+def test_a_refused_login_is_named_as_such(sqlite_project: Project, server: str) -> None:
+    sqlite_project.write(COUNT_ITEMS)
+    result = sqlite_project.run("--testbed-db-url", server)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [
+            "*the database server at * (from --testbed-db-url) refused the login:",
+            "*Check the user name and password in --testbed-db-url*",
+        ]
+    )
+    assert "Start the server" not in result.stderr.str()
+    assert "Traceback" not in result.stderr.str()
