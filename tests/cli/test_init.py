@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 import shutil
-import textwrap
 import sys
+import textwrap
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
