@@ -277,3 +277,54 @@ def test_fix_twice_changes_nothing_more(make: Make, files: Files) -> None:
     again = folder.cli("doctor", "--fix")
     assert "Nothing to fix safely." in again.stdout
     assert {p: p.read_bytes() for p in folder.root.rglob("*.py")} == snapshot
+
+
+SHARED_SESSION: Files = {
+    "pyproject.toml": """
+        [tool.testbed]
+        app = "cliapp_loops.main:app"
+    """,
+    "cliapp_loops/__init__.py": "",
+    "cliapp_loops/main.py": """
+        from fastapi import FastAPI
+
+        app = FastAPI()
+    """,
+    "tests/conftest.py": """
+        import pytest_asyncio
+        from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+
+
+        @pytest_asyncio.fixture(scope="session")
+        async def session():
+            engine = create_async_engine("sqlite+aiosqlite://")
+            async with AsyncSession(engine) as session:
+                yield session
+    """,
+    "tests/test_rows.py": """
+        import pytest
+        from sqlalchemy import text
+
+
+        @pytest.mark.asyncio
+        async def test_one(session):
+            assert (await session.execute(text("SELECT 1"))).scalar() == 1
+    """,
+}
+
+
+def test_a_session_shared_across_loops(make: Make) -> None:
+    folder = make("cliapp_loops", SHARED_SESSION)
+    doctor = folder.cli("doctor")
+    assert listed(doctor.stdout) == [
+        (
+            "tests/conftest.py:6",
+            "fixture `session` makes its own engine and session (scope='session') (broken) "
+            "[fixable]",
+        )
+    ]
+    assert "bound to the event loop of the first test" in doctor.stdout
+    assert folder.cli("doctor", "--fix").code == 0
+    assert not (folder.root / "tests" / "conftest.py").exists()
+    assert "async def test_one(db_session):" in folder.read("tests/test_rows.py")
+    assert "await db_session.execute" in folder.read("tests/test_rows.py")

@@ -206,6 +206,9 @@ def test_finds_what_the_examples_tables_say(
     for key in ("alembic_ini", "metadata"):
         if key in expected:
             assert f'+{key} = "{expected[key]}"' in out
+    if name == "blog":  # pydantic-settings' DATABASE_URL with no default: the test URL goes in
+        assert '+database_url_env = "DATABASE_URL"  # required by the app' in out
+        assert '+SECRET_KEY = "test-secret-key"' in out
     assert pyproject.read_text() == stripped
 
 
