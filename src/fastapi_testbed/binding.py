@@ -38,6 +38,7 @@ from sqlalchemy.pool import StaticPool
 from fastapi_testbed.bridge import LoopThread, bridged_connect, driver_connect
 from fastapi_testbed.errors import DDL_IN_TEST, FOREIGN_DATABASE, NESTED_BUILD, TestbedError
 from fastapi_testbed.guards import DriverGuard
+from fastapi_testbed.scoped import Change, Images
 from fastapi_testbed.sharing import (
     WROTE_KEY,
     SharedConnection,
@@ -49,7 +50,7 @@ from fastapi_testbed.sharing import (
 )
 from fastapi_testbed.urls import TEST_PREFIX, app_database_name, identity, render
 
-__all__ = ["BoundEngine", "EngineBinder", "Group", "Scope", "current_binder"]
+__all__ = ["BoundEngine", "EngineBinder", "Group", "Level", "Scope", "current_binder"]
 
 INTERNAL = "_testbed_internal"  # create_engine(..., _testbed_internal=True): the plugin's own
 MYSQL_CREATE = re.compile(r"^\s*CREATE\s+(?:TABLE|(?:UNIQUE\s+)?INDEX)\b", re.IGNORECASE)
@@ -105,6 +106,8 @@ class Group:
                 )
             database.ensure()
         scope = self.binder.current_scope
+        if scope is not None and scope.isolation != "transaction" and not database.building:
+            self.binder.images.capture(database)  # before a real commit: the rows to put back
         if scope is None or database.building or scope.isolation != "transaction":
             if scope is not None:
                 if database not in scope.touched and not database.building:
@@ -129,6 +132,7 @@ class Scope:
         self.lock = threading.Lock()
         self.closers: list[Callable[[], None]] = []
         self.refusal: str | None = None  # why the test may not connect ({url} left to fill)
+        self.closed = False
         self._previous: Scope | None = None
 
     def __enter__(self) -> Scope:
@@ -178,6 +182,9 @@ class Scope:
         return tables
 
     def close(self) -> None:
+        if self.closed:  # a level that ended in its teardown closed it early
+            return
+        self.closed = True
         errors: list[BaseException] = []
         for closer in reversed(self.closers):
             try:
@@ -196,6 +203,56 @@ class Scope:
         if self.isolation == "truncate":
             for database in self.touched:
                 database.empty()
+                self.binder.images.of(database).refill()  # the rows of the seed and the levels
+        if errors:
+            raise errors[0]
+
+
+class Level(Scope):
+    """The setup of a fixture wider than a test (or the seed): its writes are committed, and
+    stay until :meth:`end` takes them back out (see :mod:`fastapi_testbed.scoped`)::
+
+        level = binder.level("admin")
+        with level:
+            create_admin()        # committed: every test of the fixture's scope sees it
+        ...
+        level.end()               # the fixture's scope is over: its rows are gone
+    """
+
+    def __init__(self, binder: EngineBinder, name: str) -> None:
+        super().__init__(binder, isolation="level")
+        self.name = name
+        self.changes: dict[Any, Change] = {}  # database -> what the setup changed in it
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.binder.current_scope = self._previous
+        for database in self.touched:
+            if database.ready:
+                change = self.binder.images.of(database).settle()
+                if change:
+                    self.changes[database] = change
+
+    def end(self) -> None:
+        """Take back out what the setup wrote (the fixture was torn down)."""
+        changes, self.changes = self.changes, {}
+        if not changes:
+            return
+        test = self.binder.current_scope
+        if test is not None and not isinstance(test, Level) and (test.connections or test.closers):
+            # the test's own fixtures are torn down by now: end its transaction, whose locks
+            # the restore would wait for
+            test.close()
+        errors: list[BaseException] = []
+        for database, change in changes.items():
+            try:
+                self.binder.images.of(database).revert(change)
+            except Exception as exc:  # every database is restored; the first error is raised
+                errors.append(exc)
         if errors:
             raise errors[0]
 
@@ -233,6 +290,7 @@ class EngineBinder:
         self.current_scope: Scope | None = None
         self._patched: list[tuple[Any, str, Any]] = []
         self.drivers = DriverGuard()
+        self.images = Images()  # the rows every test starts with, per database
 
     # --- install ----------------------------------------------------------------------------
     def __enter__(self) -> EngineBinder:
@@ -266,6 +324,7 @@ class EngineBinder:
         self._patched.clear()
         Engine.raw_connection = _ORIGINAL_RAW_CONNECTION  # type: ignore[method-assign]
         self.drivers.uninstall()
+        self.images.close()
         _ACTIVE = None
 
     @property
@@ -412,6 +471,10 @@ class EngineBinder:
     def scope(self, isolation: str = "transaction") -> Scope:
         """A test (a context manager): inside, every test engine hands out the test's connection."""
         return Scope(self, isolation)
+
+    def level(self, name: str) -> Level:
+        """The setup of a wider fixture: what it writes outlives each test, until ``end()``."""
+        return Level(self, name)
 
     def check_foreign(self, engine: Engine) -> None:
         """Refuse a connection of an engine the binder did not make to a non-test database."""

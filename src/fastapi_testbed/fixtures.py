@@ -14,6 +14,7 @@ from fastapi_testbed.errors import (
     BAD_MARKER,
     DB_ACCESS_NOT_ALLOWED,
     NO_CONFIG,
+    SEED_FAILED,
     SETTINGS_NOT_CONFIGURED,
     SYNC_SESSION_IN_SYNC_TEST,
     TestbedError,
@@ -32,6 +33,7 @@ __all__ = [
     "settings",
     "sync_client",
     "testbed",
+    "testbed_data",
     "testbed_settings",
 ]
 
@@ -223,3 +225,62 @@ def settings(testbed_settings: Settings, pytestconfig: pytest.Config) -> Iterato
         )
     with SettingsOverride(target, root=testbed_settings.root, source=path) as override:
         yield override
+
+
+@pytest.fixture(scope="session")
+def testbed_data(_testbed_runtime: Runtime) -> Any:
+    """For fixtures wider than a test: rows they write are seen by every test of their scope
+    and removed when it ends (see :class:`~fastapi_testbed.scoped.TestbedData`).
+
+    Example::
+
+        @pytest.fixture(scope="module")
+        def admin(testbed_data):
+            with testbed_data.session() as session:   # committed when the block ends
+                session.add(user := User(email="admin@example.com"))
+            return user
+    """
+    from fastapi_testbed.scoped import TestbedData
+
+    return TestbedData(_testbed_runtime)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _testbed_seed(request: pytest.FixtureRequest) -> None:
+    """Internal: [tool.testbed] seed, called once; its rows are in every test, truncate's too."""
+    settings = request.config.stash.get(SETTINGS_KEY, None)
+    if settings is None or not settings.seed:
+        return
+    from fastapi_testbed.importing import import_string
+    from fastapi_testbed.scoped import run_seed
+
+    runtime = request.getfixturevalue("_testbed_runtime")
+    with failing_clearly():
+        seed = import_string(
+            settings.seed, key="seed", where=settings.pyproject, root=settings.root
+        )
+    message = None
+    try:
+        run_seed(runtime, seed)
+    except Exception as exc:
+        import traceback
+
+        frames = traceback.extract_tb(exc.__traceback__)
+        where = next(
+            (
+                f"{f.filename}:{f.lineno}"
+                for f in reversed(frames)
+                if "fastapi_testbed" not in f.filename
+            ),
+            "unknown",
+        )
+        lines = str(exc).strip().splitlines()
+        message = SEED_FAILED.format(
+            value=settings.seed,
+            path=settings.pyproject,
+            kind=type(exc).__name__,
+            error=lines[0] if lines else "",
+            where=where,
+        )
+    if message is not None:
+        pytest.fail(message, pytrace=False)

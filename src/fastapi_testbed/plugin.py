@@ -19,6 +19,7 @@ from fastapi_testbed.fixtures import (
     SCOPE_KEY,
     TRANSPORT_KEY,
     _testbed_runtime,
+    _testbed_seed,
     client,
     db_access_refusal,
     db_connection,
@@ -27,18 +28,21 @@ from fastapi_testbed.fixtures import (
     settings,
     sync_client,
     testbed,
+    testbed_data,
     testbed_settings,
 )
 from fastapi_testbed.urls import render
 
 __all__ = [
     "_testbed_runtime",
+    "_testbed_seed",
     "client",
     "db_connection",
     "db_session",
     "settings",
     "sync_client",
     "testbed",
+    "testbed_data",
     "testbed_settings",
 ]
 
@@ -250,3 +254,16 @@ def _around_async_test(item: pytest.Function, function: Any) -> Any:
                     await transport.stop()  # shutdown in this task, before the loop goes away
 
     return run_test
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_fixture_setup(fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest) -> Any:
+    # A fixture wider than one test writes rows that outlive each test: committed, and taken
+    # back out when the fixture ends (after its own teardown, hence registered first).
+    runtime = request.config.stash.get(RUNTIME_KEY, None)
+    if runtime is None or fixturedef.scope == "function":
+        return (yield)
+    level = runtime.binder.level(fixturedef.argname)
+    fixturedef.addfinalizer(level.end)
+    with level:
+        return (yield)

@@ -538,3 +538,297 @@ def test_report_header_says_what_is_on(sqlite_project: Project) -> None:
             "testbed: seed tbapp.seed:run, once after the schema is built",
         ]
     )
+
+
+# --- 1. data that outlives a test -----------------------------------------------------------------
+SCOPED_ASYNC = """
+import pytest
+{imports}
+from sqlalchemy import func, select
+
+from tbapp.models import Item
+
+{preamble}
+
+
+{fixture}
+async def admin(testbed_data):
+    async with testbed_data.session() as session:
+        session.add(admin := Item(name="admin"))
+    return admin
+
+
+{fixture}
+async def admin_via_api(testbed_data, admin):
+    async with testbed_data.client() as client:
+        response = await client.post("/items", json={{"name": "api"}})
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+async def test_1_sees_them(admin, admin_via_api, client, db_session):
+    assert (await client.get("/items")).json() == ["admin", "api"]
+    assert (await db_session.get(Item, admin.id)).name == "admin"
+    assert (await client.post("/items", json={{"name": "mine"}})).status_code == 201
+
+
+async def test_2_own_writes_rolled_back(admin, client):
+    assert (await client.get("/items")).json() == ["admin", "api"]
+
+
+@pytest.mark.testbed(isolation="truncate")
+async def test_3_truncate_sees_them(admin, client):
+    assert (await client.get("/items")).json() == ["admin", "api"]
+    assert (await client.post("/items", json={{"name": "committed"}})).status_code == 201
+
+
+async def test_4_after_emptying(admin, client, db_session):
+    assert (await client.get("/items")).json() == ["admin", "api"]
+    db_session.add(Item(name="next"))
+    await db_session.commit()  # the id sequence moved past the rows put back
+"""
+
+RUNNERS = {
+    "anyio": {
+        "imports": "",
+        "preamble": 'pytestmark = pytest.mark.anyio\n\n\n@pytest.fixture(scope="module")\n'
+        'def anyio_backend():\n    return "asyncio"',
+        "fixture": '@pytest.fixture(scope="module")',
+    },
+    "asyncio": {
+        "imports": "import pytest_asyncio",
+        "preamble": "pytestmark = pytest.mark.asyncio",
+        "fixture": '@pytest_asyncio.fixture(scope="module", loop_scope="module")',
+    },
+}
+
+SCOPED_SYNC = """
+import pytest
+
+from tbapp.models import Item
+
+
+@pytest.fixture(scope="module")
+def admin(testbed_data):
+    with testbed_data.session() as session:
+        session.add(admin := Item(name="admin"))
+    return admin
+
+
+@pytest.fixture(scope="module")
+def admin_via_api(testbed_data, admin):
+    with testbed_data.sync_client() as client:
+        response = client.post("/items", json={"name": "api"})
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def test_1_sees_them(admin, admin_via_api, sync_client, db_session):
+    assert sync_client.get("/items").json() == ["admin", "api"]
+    assert db_session.get(Item, admin.id).name == "admin"
+    assert sync_client.post("/items", json={"name": "mine"}).status_code == 201
+
+
+def test_2_own_writes_rolled_back(admin, sync_client):
+    assert sync_client.get("/items").json() == ["admin", "api"]
+
+
+@pytest.mark.testbed(isolation="truncate")
+def test_3_truncate_sees_them(admin, sync_client):
+    assert sync_client.get("/items").json() == ["admin", "api"]
+    assert sync_client.post("/items", json={"name": "committed"}).status_code == 201
+
+
+def test_4_after_emptying(admin, sync_client, db_session):
+    assert sync_client.get("/items").json() == ["admin", "api"]
+    db_session.add(Item(name="next"))
+    db_session.commit()
+"""
+
+AFTER_THE_MODULE = """
+def test_gone(sync_client):
+    assert sync_client.get("/items").json() == []
+"""
+
+
+@pytest.mark.parametrize("flavour", ["async-anyio", "async-asyncio", "sync"])
+def test_module_scoped_data(project: Project, flavour: str) -> None:
+    if flavour == "sync":
+        build(project, SCOPED_SYNC, flavour="sync")
+    else:
+        runner = RUNNERS[flavour.split("-")[1]]
+        build(project, SCOPED_ASYNC.format(**runner), ini='asyncio_mode = "strict"')
+    project.pytester.makepyfile(test_zz_after=AFTER_THE_MODULE)
+    project.run("-v").assert_outcomes(passed=5)
+
+
+WIDER_CONFTEST = """
+from tbapp.models import Item
+
+
+def names(client):
+    return sorted(client.get("/items").json())
+
+
+@pytest.fixture(scope="session")
+def admin(testbed_data):
+    with testbed_data.session() as session:
+        session.add(admin := Item(name="admin"))
+    return admin
+"""
+
+PACKAGE_CONFTEST = """
+import pytest
+
+from tbapp.models import Item
+
+
+@pytest.fixture(scope="package")
+def reference(testbed_data):
+    with testbed_data.session() as session:
+        session.add(Item(name="reference"))
+"""
+
+IN_THE_PACKAGE = """
+import pytest
+
+from conftest import names
+from tbapp.models import Item
+
+
+@pytest.fixture(scope="module")
+def module_rows(testbed_data):
+    with testbed_data.session() as session:
+        session.add(Item(name="module"))
+
+
+def test_1_module(module_rows, sync_client):
+    assert names(sync_client) == ["module"]
+
+
+def test_2_session_fixture_set_up_after_a_module_one(module_rows, admin, sync_client):
+    assert names(sync_client) == ["admin", "module"]
+
+
+def test_3_package(module_rows, admin, reference, sync_client):
+    assert names(sync_client) == ["admin", "module", "reference"]
+
+
+class TestClassScope:
+    @pytest.fixture(scope="class")
+    @classmethod
+    def class_rows(cls, testbed_data):
+        with testbed_data.session() as session:
+            session.add(Item(name="class"))
+
+    def test_4_class(self, class_rows, module_rows, sync_client):
+        assert names(sync_client) == ["admin", "class", "module", "reference"]
+
+    @pytest.mark.testbed(isolation="truncate")
+    def test_5_truncate(self, class_rows, sync_client):
+        assert names(sync_client) == ["admin", "class", "module", "reference"]
+        assert sync_client.post("/items", json={"name": "committed"}).status_code == 201
+
+
+def test_6_class_rows_gone(module_rows, sync_client):
+    assert names(sync_client) == ["admin", "module", "reference"]
+"""
+
+OUTSIDE_THE_PACKAGE = """
+from conftest import names
+
+
+def test_7_only_the_session_rows_left(admin, sync_client):
+    # the module and package ended before the session fixture did: their rows went, its stay
+    assert names(sync_client) == ["admin"]
+"""
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_session_package_module_and_class_scoped_data(project: Project, flavour: str) -> None:
+    build(project, "", flavour=flavour, conftest=WIDER_CONFTEST)
+    (project.pytester.path / "test_app.py").unlink()
+    package = project.pytester.mkpydir("tests_pkg")
+    (package / "conftest.py").write_text(PACKAGE_CONFTEST)
+    (package / "test_in_package.py").write_text(IN_THE_PACKAGE)
+    later = project.pytester.mkdir("tests_zz")  # collected after the package
+    (later / "test_outside.py").write_text(OUTSIDE_THE_PACKAGE)
+    project.run("-v").assert_outcomes(passed=7)
+
+
+SEEDS = {
+    "async": """
+from tbapp.models import Item
+
+
+async def run(session):
+    session.add(Item(name="seeded"))
+    await session.flush()
+""",
+    "sync": """
+from tbapp.models import Item
+
+
+def run(session):
+    session.add(Item(name="seeded"))
+""",
+}
+
+SEEDED_TESTS = """
+import pytest
+
+
+def test_1_seeded(sync_client):
+    assert sync_client.get("/items").json() == ["seeded"]
+    assert sync_client.post("/items", json={"name": "a"}).status_code == 201
+
+
+def test_2_own_writes_rolled_back(sync_client):
+    assert sync_client.get("/items").json() == ["seeded"]
+
+
+@pytest.mark.testbed(isolation="truncate")
+def test_3_truncate(sync_client):
+    assert sync_client.get("/items").json() == ["seeded"]
+    assert sync_client.post("/items", json={"name": "b"}).status_code == 201
+
+
+def test_4_after_emptying(sync_client):
+    assert sync_client.get("/items").json() == ["seeded"]
+    assert sync_client.post("/items", json={"name": "c"}).status_code == 201
+"""
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_seed_rows_are_in_every_test(project: Project, flavour: str) -> None:
+    build(
+        project,
+        SEEDED_TESTS,
+        flavour=flavour,
+        modules={"seed": SEEDS[flavour]},
+        extra='seed = "tbapp.seed:run"',
+    )
+    project.run().assert_outcomes(passed=4)
+    # a kept database is left as the schema's build made it: the next run seeds it afresh
+    project.run("--reuse-db").assert_outcomes(passed=4)
+    project.run("--reuse-db").assert_outcomes(passed=4)
+
+
+def test_a_failing_seed_says_where(sqlite_project: Project) -> None:
+    build(
+        sqlite_project,
+        "def test_x(sync_client):\n    pass\n",
+        modules={"seed": "def run(session):\n    raise ValueError('no admin e-mail')\n"},
+        extra='seed = "tbapp.seed:run"',
+    )
+    result = sqlite_project.run()
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*the seed ?tool.testbed? seed = 'tbapp.seed:run' in *pyproject.toml raised "
+            "ValueError: no admin e-mail",
+            "*at */tbapp/seed.py:2",
+            "*Fix the seed function; it is called once, with a session of the app's main engine,"
+            " after the schema is built.",
+        ]
+    )
