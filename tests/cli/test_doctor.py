@@ -328,3 +328,29 @@ def test_a_session_shared_across_loops(make: Make) -> None:
     assert not (folder.root / "tests" / "conftest.py").exists()
     assert "async def test_one(db_session):" in folder.read("tests/test_rows.py")
     assert "await db_session.execute" in folder.read("tests/test_rows.py")
+
+
+def test_a_database_url_set_by_hand_is_removed(make: Make) -> None:
+    folder = make(
+        "cliapp_env",
+        {
+            "pyproject.toml": '[tool.testbed]\napp = "cliapp_env.main:app"\n',
+            "cliapp_env/__init__.py": "",
+            "cliapp_env/main.py": "from fastapi import FastAPI\n\napp = FastAPI()\n",
+            "tests/conftest.py": (
+                "import os\n\n"
+                'os.environ.setdefault("DATABASE_URL", "sqlite:///./test.db")\n'
+                'os.environ["SECRET_KEY"] = "kept"\n'
+            ),
+        },
+    )
+    doctor = folder.cli("doctor")
+    assert listed(doctor.stdout) == [
+        (
+            "tests/conftest.py:3",
+            "`os.environ.setdefault('DATABASE_URL', 'sqlite:///./test.db')` (unnecessary) "
+            "[fixable]",
+        )
+    ]
+    assert folder.cli("doctor", "--fix").code == 0
+    assert folder.read("tests/conftest.py") == 'import os\n\nos.environ["SECRET_KEY"] = "kept"\n'

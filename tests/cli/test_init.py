@@ -223,3 +223,18 @@ def test_the_command_and_the_module(tmp_path: Path) -> None:
         )
         assert completed.returncode == 0
         assert "{init,doctor}" in completed.stdout or "init" in completed.stdout
+
+
+def test_src_layout(make: Make) -> None:
+    folder = make(
+        "cliapp_src",
+        {
+            "pyproject.toml": "[project]\nname = 'cliapp-src'\n",
+            "src/cliapp_src/__init__.py": "",
+            "src/cliapp_src/main.py": "import fastapi\n\napp = fastapi.FastAPI()\n",
+        },
+    )
+    result = folder.cli("init", "--yes", "--dry-run")
+    assert result.code == 0, result.output
+    assert '+app = "cliapp_src.main:app"' in result.stdout
+    assert "cliapp_src lives in src/ and is not installed" in result.stdout

@@ -15,6 +15,7 @@ What it writes, and why each key:
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import sys
 from collections.abc import Callable, Sequence
@@ -171,6 +172,13 @@ def plan(findings: Findings, prompter: Prompter) -> Plan:
         findings = find_all(root, app=app.value)
     result.entries["app"] = app.value
     result.found.append(("app", f"{app.value}  ({app.where}, {app.how})"))
+    package = app.value.split(".")[0].split(":")[0]
+    if (root / "src" / package).is_dir() and importlib.util.find_spec(package) is None:
+        result.warnings.append(
+            f"{package} lives in src/ and is not installed: the plugin puts only the project's "
+            'folder on sys.path; `pip install -e .`, or pythonpath = ["src"] in '
+            "[tool.pytest.ini_options]."
+        )
 
     alembic = [c for c in findings.schemas if c.key == "alembic_ini"]
     metadata = [c for c in findings.schemas if c.key == "metadata"]

@@ -301,6 +301,16 @@ def _statement_problems(file: _File) -> Iterator[tuple[Problem, ast.stmt]]:
         if not isinstance(node, ast.Expr | ast.Assign):
             continue
         text = ast.unparse(node)
+        if (
+            isinstance(node, ast.Expr)
+            and isinstance(node.value, ast.Call)
+            and ast.unparse(node.value.func) in {"os.environ.setdefault", "environ.setdefault"}
+            and node.value.args
+            and isinstance(node.value.args[0], ast.Constant)
+            and URL_NAME.search(str(node.value.args[0].value))
+        ):
+            yield _env_problem(file, node, text), node
+            continue
         if isinstance(node, ast.Expr) and text.endswith("dependency_overrides.clear()"):
             yield (
                 Problem(
@@ -339,18 +349,19 @@ def _statement_problems(file: _File) -> Iterator[tuple[Problem, ast.stmt]]:
                     node,
                 )
             elif owner in {"os.environ", "environ"} and URL_NAME.search(key.strip("'\"")):
-                yield (
-                    Problem(
-                        "env-database-url",
-                        file.path,
-                        node.lineno,
-                        f"`{text}`",
-                        "set in a conftest, it runs after the plugin exported the test "
-                        "database's URL, and points the app's settings elsewhere",
-                        "nothing: the plugin sets the app's URL variable (database_url_env)",
-                    ),
-                    node,
-                )
+                yield _env_problem(file, node, text), node
+
+
+def _env_problem(file: _File, node: ast.stmt, text: str) -> Problem:
+    return Problem(
+        "env-database-url",
+        file.path,
+        node.lineno,
+        f"`{text}`",
+        "set in a conftest, it runs after the plugin exported the test database's URL, and "
+        "points the app's settings elsewhere",
+        "nothing: the plugin sets the app's URL variable (database_url_env)",
+    )
 
 
 def _body_problems(file: _File, fixtures: set[int]) -> Iterator[Problem]:

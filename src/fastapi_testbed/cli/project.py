@@ -105,7 +105,8 @@ class Project:
             self.source_roots.insert(0, self.root / "src")
         migrations = self._migration_folders()
         for path in walk_files(self.root):
-            if is_test_file(path) or (path.parent.name == "tests" or "tests" in path.parts[:-1]):
+            in_tests = "tests" in path.relative_to(self.root).parts[:-1]
+            if is_test_file(path) or in_tests:
                 if is_test_file(path):
                     self.test_files.append(path)
                 continue
