@@ -832,3 +832,108 @@ def test_a_failing_seed_says_where(sqlite_project: Project) -> None:
             " after the schema is built.",
         ]
     )
+
+
+FACTORIES_AND_OWN_SESSIONS = """
+import factory
+import pytest
+from polyfactory.factories.sqlalchemy_factory import SQLAlchemyFactory
+
+from tbapp.db import SessionLocal
+from tbapp.models import Item
+
+
+class ItemFactory(SQLAlchemyFactory[Item]):
+    __model__ = Item
+    __set_primary_key__ = False
+
+
+class BoyFactory(factory.alchemy.SQLAlchemyModelFactory):
+    class Meta:
+        model = Item
+
+    name = factory.Sequence(lambda n: f"boy-{n}")
+
+
+@pytest.fixture(scope="module")
+def made_by_factories(testbed_data):
+    with testbed_data.session():  # the factories write through the block's session
+        ItemFactory.create_sync(name="poly")
+        BoyFactory()
+
+
+@pytest.fixture(scope="module")
+def made_by_the_apps_own_session():
+    # no plugin API at all: the app's sessionmaker, in a module-scoped fixture
+    if {async_app}:
+        run_in_a_thread(add_with_async_session())
+    else:
+        with SessionLocal() as session:
+            session.add(Item(name="own"))
+            session.commit()
+
+
+async def add_with_async_session():
+    async with SessionLocal() as session:
+        session.add(Item(name="own"))
+        await session.commit()
+
+
+def run_in_a_thread(awaitable):
+    import asyncio
+    import threading
+
+    result = []
+    thread = threading.Thread(target=lambda: result.append(asyncio.run(awaitable)))
+    thread.start()
+    thread.join()
+
+
+def test_1(made_by_factories, made_by_the_apps_own_session, sync_client):
+    assert sorted(sync_client.get("/items").json()) == ["boy-0", "own", "poly"]
+    assert sync_client.post("/items", json={"name": "x"}).status_code == 201
+
+
+def test_2(made_by_factories, made_by_the_apps_own_session, sync_client):
+    assert sorted(sync_client.get("/items").json()) == ["boy-0", "own", "poly"]
+"""
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_factories_and_the_apps_own_sessions_in_wider_fixtures(
+    project: Project, flavour: str
+) -> None:
+    tests = FACTORIES_AND_OWN_SESSIONS.replace("{async_app}", str(flavour == "async"))
+    build(project, tests, flavour=flavour)
+    project.pytester.makepyfile(test_zz_after=AFTER_THE_MODULE)
+    project.run().assert_outcomes(passed=3)
+
+
+SCHEMA_ROWS = """
+from sqlalchemy import DDL, event
+
+# rows the schema's build writes, as a data migration does
+event.listen(
+    Item.__table__, "after_create", DDL("INSERT INTO items (name) VALUES ('from-the-build')")
+)
+"""
+
+SCHEMA_ROWS_TESTS = """
+import pytest
+
+
+@pytest.mark.testbed(isolation="truncate")
+def test_1_truncate(sync_client):
+    assert sync_client.get("/items").json() == ["from-the-build"]
+    assert sync_client.post("/items", json={"name": "a"}).status_code == 201
+
+
+def test_2_put_back(sync_client):
+    assert sync_client.get("/items").json() == ["from-the-build"]
+    assert sync_client.post("/items", json={"name": "b"}).status_code == 201
+"""
+
+
+def test_rows_of_the_schemas_build_survive_truncate_tests(project: Project) -> None:
+    build(project, SCHEMA_ROWS_TESTS, flavour="sync", models=SCHEMA_ROWS)
+    project.run().assert_outcomes(passed=2)
