@@ -106,8 +106,8 @@ def _drivers(findings: Findings, server: URL | None, source: str) -> list[Check]
     if server is not None:
         targets = [(server.get_backend_name(), server.drivername.partition("+")[2], source)]
     else:
-        backends = sorted(findings.backends) or ["sqlite"]
-        targets = [(backend, "", "the app's URLs") for backend in backends]
+        origin = "the app's URLs" if findings.backends else "no URL in the code: SQLite"
+        targets = [(backend, "", origin) for backend in sorted(findings.backends) or ["sqlite"]]
     checks = []
     for backend, explicit, origin in targets:
         table = DRIVERS.get(backend)
