@@ -298,6 +298,73 @@ def test_settings_fixture_takes_the_object_itself(sqlite_project: Project) -> No
     sqlite_project.run().assert_outcomes(passed=2)
 
 
+FROZEN_CONFIG = """
+import dataclasses
+from functools import lru_cache
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class AppSettings(BaseSettings):
+    model_config = SettingsConfigDict(frozen=True)
+
+    beta: bool = False
+    greeting: str = "hello"
+
+
+@dataclasses.dataclass(frozen=True)
+class Limits:
+    per_page: int = 20
+
+
+@lru_cache
+def get_settings():
+    return AppSettings()
+
+
+settings = get_settings()
+limits = Limits()
+"""
+
+FROZEN_TESTS = """
+import pytest
+
+from tbapp import config
+
+
+def test_1_frozen_model_changed(sync_client, settings):
+    settings.beta = True
+    assert sync_client.get("/flags").json()["beta"] is True
+
+
+def test_2_restored(sync_client):
+    assert sync_client.get("/flags").json()["beta"] is False
+"""
+
+
+@pytest.mark.parametrize("target", ["tbapp.config:get_settings", "tbapp.config:limits"])
+def test_settings_fixture_changes_frozen_objects(sqlite_project: Project, target: str) -> None:
+    tests = FROZEN_TESTS
+    if target.endswith("limits"):
+        tests = tests.replace("settings.beta = True", "settings.per_page = 5")
+        tests = tests.replace(
+            'assert sync_client.get("/flags").json()["beta"] is True',
+            "assert config.limits.per_page == 5",
+        )
+        tests = tests.replace(
+            'assert sync_client.get("/flags").json()["beta"] is False',
+            "assert config.limits.per_page == 20",
+        )
+    build(
+        sqlite_project,
+        tests,
+        routes=SETTINGS_ROUTES,
+        modules={"config": FROZEN_CONFIG},
+        extra=f'settings = "{target}"',
+    )
+    sqlite_project.run().assert_outcomes(passed=2)
+
+
 def test_settings_fixture_says_what_to_configure(sqlite_project: Project) -> None:
     build(sqlite_project, "def test_x(settings):\n    pass\n")
     result = sqlite_project.run()
@@ -469,6 +536,13 @@ def test_a_test_without_database_fixtures_is_isolated(project: Project, flavour:
 
 EXPLICIT_TESTS = """
 from tbapp import services
+from tbapp.models import Item
+
+
+@pytest.fixture(scope="module")
+def reference(testbed_data):
+    with testbed_data.session() as session:  # wider fixtures may always reach it
+        session.add(Item(name="reference"))
 
 
 ASYNC def test_refused():
@@ -481,13 +555,13 @@ ASYNC def test_marked():
     assert AWAIT services.count_items() == 1
 
 
-ASYNC def test_with_db_session(db_session):
-    assert AWAIT services.count_items() == 0
+ASYNC def test_with_db_session(db_session, reference):
+    assert AWAIT services.count_items() == 1
 
 
-ASYNC def test_asked_late(request):
+ASYNC def test_asked_late(request, reference):
     request.getfixturevalue("db_session")
-    assert AWAIT services.count_items() == 0
+    assert AWAIT services.count_items() == 1
 
 
 def test_no_database():
