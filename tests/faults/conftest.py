@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import signal
 import subprocess
@@ -99,9 +100,14 @@ class Runner:
         return run.wait(timeout), run.output
 
 
+_numbers = itertools.count()
+
+
 @pytest.fixture
 def spawn(project: Project) -> Iterator[Runner]:
     """Start pytest in ``project``'s folder as real subprocesses; kills what is left at the end."""
+    if project.server is not None:  # a name no other run on the server is using
+        project.server += f"test_tbfault_{os.getpid()}_{next(_numbers)}"
     runner = Runner(project)
     yield runner
     for run in runner.runs:
@@ -122,15 +128,3 @@ def wait_for_file(path: Path, run: Run, timeout: float = 60) -> str:
         time.sleep(0.05)
     time.sleep(0.05)  # the write is complete
     return path.read_text()
-
-
-def leftovers(server: str | None) -> set[str]:
-    """The test databases of this suite's projects left on ``server`` (or SQLite run folders)."""
-    if server is None:
-        import tempfile
-
-        parent = Path(tempfile.gettempdir()) / f"fastapi-testbed-{os.getuid()}"
-        return {str(p) for p in parent.glob("run-*")}
-    from tests.conftest import server_databases
-
-    return {name for name in server_databases(server) if name.startswith("test_tbapp")}

@@ -38,7 +38,7 @@ async def test_overlap(client, testbed):
 def _exists(project: Project, name: str) -> bool:
     if project.server is None:
         return Path(name).exists() or Path(name).parent.exists()
-    return name in server_databases(project.server)
+    return name in server_databases(project.server.rsplit("/", 1)[0] + "/")
 
 
 def test_concurrent_runs_each_get_a_database_of_their_own(project: Project, spawn: Runner) -> None:
@@ -48,7 +48,7 @@ def test_concurrent_runs_each_get_a_database_of_their_own(project: Project, spaw
     assert codes == [0, 0, 0], "\n\n".join(run.output for run in runs)
     folder = project.pytester.path
     names = {(folder / f"r{i}.started").read_text() for i in range(3)}
-    assert len(names) == 3  # test_tbapp, test_tbapp_2, test_tbapp_3 (or other free names)
+    assert len(names) == 3  # test_x, test_x_2, test_x_3 (or other free names)
     assert not any(_exists(project, name) for name in names)  # each run dropped its own
 
 
