@@ -25,7 +25,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import MetaData, Table, and_, bindparam, delete, func, insert, select, text, update
 from sqlalchemy import inspect as inspect_db
@@ -67,17 +67,21 @@ class DatabaseImage:
         self._lock = threading.RLock()
 
     # --- the plugin's own connection to the database ---------------------------------------------
+    def _loop_if_async(self) -> LoopThread:
+        # its own loop: the app's checkouts that call capture() may run on the plugin's loop;
+        # a sync engine needs none
+        return self._loop() if self.database.is_async else cast(LoopThread, None)
+
     def _run(self, work: Callable[[Connection], T]) -> T:
         if self._engine is None:
-            # its own loop: the app's checkouts that call capture() may run on the plugin's loop
             self._engine = create_test_engine(
-                self.database.url, is_async=self.database.is_async, loop=self._loop()
+                self.database.url, is_async=self.database.is_async, loop=self._loop_if_async()
             )
-        return run_sync(self._engine, self._loop(), work)
+        return run_sync(self._engine, self._loop_if_async(), work)
 
     def close(self) -> None:
         if self._engine is not None:
-            dispose(self._engine, self._loop())
+            dispose(self._engine, self._loop_if_async())
             self._engine = None
 
     def _sorted_tables(self, connection: Connection) -> list[Table]:
