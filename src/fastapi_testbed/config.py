@@ -17,6 +17,7 @@ import pytest
 
 from fastapi_testbed.errors import (
     BAD_TABLE_VALUE,
+    ENV_NOT_STRING,
     UNKNOWN_KEYS,
     TestbedError,
 )
@@ -129,6 +130,36 @@ def _expect(
     if value is not None and not isinstance(value, kind):
         raise TestbedError(BAD_TABLE_VALUE.format(key=key, path=path, expected=text, found=value))
     return value
+
+
+def _env(table: Mapping[str, Any], path: Path) -> dict[str, str]:
+    """[tool.testbed] env: strings only; `DEBUG = true` would reach the app as "True"."""
+    env = _expect(table, "env", dict, "a table of strings", path) or {}
+    for name, value in env.items():
+        if not isinstance(value, str):
+            if isinstance(value, bool):
+                suggestion = f'"{str(value).lower()}"'
+            elif isinstance(value, int | float):
+                suggestion = f'"{value}"'
+            else:
+                suggestion = '"..." (a string)'
+            raise TestbedError(
+                ENV_NOT_STRING.format(
+                    name=name,
+                    path=path,
+                    found=value,
+                    kind=_toml_kind(value),
+                    suggestion=suggestion,
+                )
+            )
+    return {str(name): value for name, value in env.items()}
+
+
+def _toml_kind(value: Any) -> str:
+    kinds = (bool, "a boolean"), (int, "an integer"), (float, "a float"), (dict, "a table")
+    return next(
+        (kind for cls, kind in kinds if isinstance(value, cls)), f"a TOML {type(value).__name__}"
+    )
 
 
 def _databases(table: Mapping[str, Any], path: Path) -> dict[str, dict[str, Any]]:
@@ -273,8 +304,7 @@ def resolve_settings(
         for value in values:
             if value is not None:
                 split_path(value, key)  # the format is checked now; the import happens later
-    env = _expect(table, "env", dict, "a table of strings", path) or {}
-    env = {str(key): str(value) for key, value in env.items()}
+    env = _env(table, path)
     is_async = _expect(table, "async", bool, "true or false", path)
 
     databases = _databases(table, path)

@@ -47,11 +47,19 @@ class Environment:
         self.saved.clear()
 
 
-def _parse(value: str, source: str) -> URL:
+def _parse(value: str, source: str, setting: str = SETTING) -> URL:
     try:
         return make_url(value)
     except Exception:  # SQLAlchemy's ArgumentError and friends: one message instead
-        raise TestbedError(BAD_URL.format(url=value, source=source, setting=SETTING)) from None
+        raise TestbedError(BAD_URL.format(url=value, source=source, setting=setting)) from None
+
+
+def _app_url_setting(settings: Settings) -> str:
+    """Where the app's own URL variable got its value, as a thing to change."""
+    name = settings.database_url_env
+    if settings.source("app_database_url").startswith("[tool.testbed]"):
+        return f"[tool.testbed] env.{name} in {settings.pyproject}"
+    return f"the environment variable {name}"
 
 
 def placeholders(url: URL) -> dict[str, str]:
@@ -107,7 +115,11 @@ def _prepare(
         else (lambda url, is_async: url),
     )
     app_url = (
-        _parse(settings.app_database_url, settings.source("app_database_url"))
+        _parse(
+            settings.app_database_url,
+            settings.source("app_database_url"),
+            _app_url_setting(settings),
+        )
         if settings.app_database_url
         else None
     )

@@ -272,3 +272,9 @@ NO_DATABASE = (
     "fastapi-testbed: {function} needs the plugin's test database, and none is bound: run it in "
     "a pytest session of a project with a [tool.testbed] table, after the app is imported."
 )
+
+# --- bad input: one message, exit code 4 (issue 12) ----------------------------------------------
+ENV_NOT_STRING = (
+    "fastapi-testbed: [tool.testbed] env.{name} in {path} is {found!r}, {kind}; environment "
+    "variables hold strings.\nQuote it: {name} = {suggestion}."
+)
