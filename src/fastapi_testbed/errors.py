@@ -278,3 +278,16 @@ ENV_NOT_STRING = (
     "fastapi-testbed: [tool.testbed] env.{name} in {path} is {found!r}, {kind}; environment "
     "variables hold strings.\nQuote it: {name} = {suggestion}."
 )
+
+UNKNOWN_DRIVER = (
+    "fastapi-testbed: the database URL {url} (from {source}) names the driver {driver!r}, which "
+    "SQLAlchemy does not know for {backend}.\nName one of {known} in the URL, or none "
+    "({backend}://...) to let the plugin choose; change {setting}."
+)
+
+WRONG_KIND_DRIVER = (
+    "fastapi-testbed: the database URL {url} names the {found} driver {driver!r}, but the engine "
+    "that uses it is {kind} ({maker}).\nName {article} {kind} driver ({candidates}) in the URL, or "
+    "none ({backend}://...) to let the plugin choose; change it where the app gets it (its code, "
+    "[tool.testbed] env or the environment variable it reads)."
+)

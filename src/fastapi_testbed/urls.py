@@ -15,8 +15,10 @@ from fastapi_testbed.errors import (
     APP_DATABASE,
     MISSING_DRIVER,
     NO_DRIVER,
+    UNKNOWN_DRIVER,
     UNSAFE_NAME,
     UNSUPPORTED_BACKEND,
+    WRONG_KIND_DRIVER,
     TestbedError,
 )
 from fastapi_testbed.importing import module_source, split_path
@@ -82,7 +84,7 @@ def detect_async(settings: Settings) -> bool:
     """Whether the app is async: the `async` key, an async driver in a URL, or its source text."""
     if settings.is_async is not None:
         return settings.is_async
-    for candidate in (settings.database_url, settings.env.get(settings.database_url_env)):
+    for candidate in (settings.database_url, settings.app_database_url):
         if candidate:
             try:
                 driver = _explicit_driver(make_url(candidate))
@@ -144,7 +146,12 @@ def _alembic_env_source(ini: Path) -> str | None:
         return None
 
 
-def choose_driver(url: URL, is_async: bool, source: str) -> URL:
+def choose_driver(url: URL, is_async: bool, source: str, *, kind_must_fit: bool = True) -> URL:
+    """The URL with an installed driver of the engine's kind: the one it names, or the best one.
+
+    A named driver must be known to SQLAlchemy and installed, and (unless ``kind_must_fit`` is
+    false: a server URL serves sync and async engines alike) be of the engine's kind.
+    """
     backend = url.get_backend_name()
     if backend not in DRIVERS:
         raise TestbedError(
@@ -155,20 +162,19 @@ def choose_driver(url: URL, is_async: bool, source: str) -> URL:
     candidates = DRIVERS[backend][is_async]
     explicit = _explicit_driver(url)
     if explicit:
-        known = {
-            driver: (module, package)
-            for driver, module, package in DRIVERS[backend][True] + DRIVERS[backend][False]
-        }
-        if explicit in known and importlib.util.find_spec(known[explicit][0]) is None:
-            example = f"{backend}+{candidates[0][0]}://..."
+        _check_installed(url, explicit, candidates, source)
+        if kind_must_fit and not _fits(url, is_async) and _fits(url, not is_async):
+            found, kind = ("async", "sync") if is_async is False else ("sync", "async")
             raise TestbedError(
-                MISSING_DRIVER.format(
+                WRONG_KIND_DRIVER.format(
                     url=render(url),
-                    source=source,
+                    found=found,
                     driver=explicit,
-                    package=known[explicit][1],
-                    example=example,
-                    setting=SETTING,
+                    kind=kind,
+                    maker="create_async_engine" if is_async else "create_engine",
+                    article="an" if kind == "async" else "a",
+                    candidates=", ".join(driver for driver, _, _ in candidates),
+                    backend=backend,
                 )
             )
         return url
@@ -181,6 +187,47 @@ def choose_driver(url: URL, is_async: bool, source: str) -> URL:
             backend=backend,
             tried=", ".join(driver for driver, _, _ in candidates),
             package=candidates[0][2],
+            setting=SETTING,
+        )
+    )
+
+
+def _check_installed(
+    url: URL, explicit: str, candidates: list[tuple[str, str, str]], source: str
+) -> None:
+    """A driver the URL names: known to SQLAlchemy for its backend, and importable."""
+    backend = url.get_backend_name()
+    every = DRIVERS[backend][True] + DRIVERS[backend][False]
+    known = {driver: (module, package) for driver, module, package in every}
+    module, package = known.get(explicit, (None, explicit))
+    if module is None:  # a driver the plugin has no row for: ask SQLAlchemy's dialect
+        try:
+            dialect = url.get_dialect()
+        except Exception:  # NoSuchModuleError
+            raise TestbedError(
+                UNKNOWN_DRIVER.format(
+                    url=render(url),
+                    source=source,
+                    driver=explicit,
+                    backend=backend,
+                    known=", ".join(driver for driver, _, _ in every),
+                    setting=SETTING,
+                )
+            ) from None
+        try:
+            dialect.import_dbapi()
+            return
+        except ImportError as exc:
+            package = (exc.name or explicit).split(".")[0]
+    elif importlib.util.find_spec(module) is not None:
+        return
+    raise TestbedError(
+        MISSING_DRIVER.format(
+            url=render(url),
+            source=source,
+            driver=explicit,
+            package=package,
+            example=f"{backend}+{candidates[0][0]}://...",
             setting=SETTING,
         )
     )
@@ -322,7 +369,7 @@ class TestUrls:
 
     def _driver(self, url: URL, server: URL, is_async: bool) -> str:
         if _explicit_driver(server):
-            choose_driver(server, is_async, self.source)  # a named driver must be installed
+            choose_driver(server, is_async, self.source, kind_must_fit=False)  # installed
             if _fits(server, is_async):
                 return server.drivername
             # the server names an async driver and this engine is sync (or the other way
