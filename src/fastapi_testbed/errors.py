@@ -6,8 +6,6 @@ They are constants so the tests can assert them verbatim.
 
 from __future__ import annotations
 
-from typing import Any
-
 __all__ = ["TestbedError"]
 
 
@@ -193,29 +191,6 @@ BAD_ENV_PLACEHOLDER = (
     "plugin fills; known: {known} (write {{{{ and }}}} for literal braces)."
 )
 
-APP_FAILED = (
-    "fastapi-testbed: importing the app ([tool.testbed] app = {app!r} in {path}) raised "
-    "{kind}: {error}\n    at {where}\nFix the app, or the settings it reads ([tool.testbed] env "
-    "sets variables before the import)."
-)
-
-
-def app_failed(settings: Any, exc: BaseException) -> str:
-    """One message for an exception the app raised while it was imported (or built)."""
-    import traceback
-
-    frames = traceback.extract_tb(exc.__traceback__)
-    where = f"{frames[-1].filename}:{frames[-1].lineno}" if frames else "unknown"
-    lines = str(exc).strip().splitlines()
-    return APP_FAILED.format(
-        app=settings.app,
-        path=settings.pyproject,
-        kind=type(exc).__name__,
-        error=lines[0] if lines else "",
-        where=where,
-    )
-
-
 DDL_IN_TEST = (
     "fastapi-testbed: `{statement}` inside a test on MariaDB/MySQL would commit the test's "
     "transaction (the server commits around DDL), and with it every row the test was to roll "
@@ -274,6 +249,25 @@ NO_DATABASE = (
 )
 
 # --- bad input: one message, exit code 4 (issue 12) ----------------------------------------------
+NOT_ASGI = (
+    "fastapi-testbed: [tool.testbed] app = {value!r} is {found}, not an ASGI application.\n"
+    "Point app in {path} at the application itself (the FastAPI() or Starlette() object, or any "
+    'async callable taking scope, receive and send): "myapp.main:app", or '
+    '"myapp.main:create_app()" for a factory.{hint}'
+)
+
+IMPORT_RAISED = (
+    "fastapi-testbed: [tool.testbed] {key} = {value!r}: {action} raised {kind}: {error}\n"
+    "    at {where}\nFix the code there, or the settings it reads ([tool.testbed] env in {path} "
+    "puts variables in os.environ before the app is imported)."
+)
+
+ENV_MISSING = (
+    "fastapi-testbed: [tool.testbed] {key} = {value!r}: the app reads the environment variable "
+    "{name!r}, which is not set\n    at {where}\nSet it in [tool.testbed] env in {path} (the "
+    'plugin puts it in os.environ before the app is imported): env = {{ {name} = "..." }}.'
+)
+
 ENV_NOT_STRING = (
     "fastapi-testbed: [tool.testbed] env.{name} in {path} is {found!r}, {kind}; environment "
     "variables hold strings.\nQuote it: {name} = {suggestion}."
@@ -290,4 +284,15 @@ WRONG_KIND_DRIVER = (
     "that uses it is {kind} ({maker}).\nName {article} {kind} driver ({candidates}) in the URL, or "
     "none ({backend}://...) to let the plugin choose; change it where the app gets it (its code, "
     "[tool.testbed] env or the environment variable it reads)."
+)
+
+SETUP_FAILED = (
+    "fastapi-testbed: preparing the test run failed with {kind}: {error}\n    at {where}\n"
+    "Check the [tool.testbed] table in {path} and the server in --testbed-db-url / "
+    "TESTBED_DATABASE_URL / [tool.testbed] database_url."
+)
+
+RUN_STOPPED = (
+    "fastapi-testbed stopped the run: the app or a test database could not be set up (the ERROR "
+    "line says why; exit code 4)."
 )

@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 
+from fastapi_testbed import stopping
 from fastapi_testbed.client import tasks_left_behind_cancelled
 from fastapi_testbed.config import SETTINGS_KEY, describe_suite, resolve_settings
-from fastapi_testbed.errors import TestbedError, app_failed
+from fastapi_testbed.errors import RUN_STOPPED, TestbedError
 from fastapi_testbed.fixtures import (
     ENVIRONMENT_KEY,
     RUNTIME_KEY,
@@ -32,6 +33,8 @@ from fastapi_testbed.fixtures import (
     testbed_settings,
 )
 from fastapi_testbed.urls import render
+
+STOP_KEY = pytest.StashKey[str]()  # a test's: the message of the error that stops the run
 
 __all__ = [
     "_testbed_runtime",
@@ -157,6 +160,78 @@ def pytest_unconfigure(config: pytest.Config) -> None:
             environment.restore()
 
 
+# --- bad input: one message and exit code 4 (see stopping.py) ----------------------------------
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    # The app is imported before the header is printed and before any test module imports it.
+    runtime = session.config.stash.get(RUNTIME_KEY, None)
+    if runtime is None or stopping.is_controller(session.config):
+        return
+    message = stopping.failure_of(runtime.load, runtime.settings)
+    if message is not None:
+        stopping.stop(session, message, collected=False)
+
+
+def pytest_ignore_collect(config: pytest.Config) -> bool | None:
+    # An xdist worker whose app failed to import collects nothing: no tracebacks of modules
+    # importing it, and the controller prints the message once.
+    return True if stopping.failure(config) is not None else None
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    message = stopping.failure(session.config)
+    if message is not None:
+        stopping.stop(session, message)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_protocol(item: pytest.Item) -> bool | None:
+    # The main test database is built before the first test that needs it, outside that test.
+    runtime = item.config.stash.get(RUNTIME_KEY, None)
+    if runtime is None:
+        return None
+    message = stopping.failure(item.config)
+    if message is None and "_testbed_runtime" in getattr(item, "fixturenames", ()):
+        message = stopping.failure_of(runtime.start, runtime.settings)
+    if message is None:
+        return None
+    stopping.stop(item.session, message)
+    return True  # not run
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    # A test database built inside the test (an engine the app made late) failed: the test
+    # shows one line, the message comes once when the run stops after it.
+    report = yield
+    if call.excinfo is not None and item.config.stash.get(RUNTIME_KEY, None) is not None:
+        error = stopping.stopping_error(call.excinfo.value)
+        if error is not None:
+            item.stash[STOP_KEY] = str(error)
+            report.longrepr = RUN_STOPPED
+    return report
+
+
+@pytest.hookimpl(wrapper=True, specname="pytest_runtest_protocol")
+def pytest_runtest_protocol_then_stop(item: pytest.Item) -> Any:  # pytest needs the prefix
+    result = yield
+    message = item.stash.get(STOP_KEY, None)
+    if message is not None and stopping.failure(item.config) is None:
+        stopping.stop(item.session, message)
+    return result
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    stopping.worker_stopped(node)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if stopping.is_controller(session.config):
+        stopping.finish(session)
+
+
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> Any:
     # Before any fixture: every connection the test's engines hand out is inside its scope.
@@ -213,13 +288,6 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         f"testbed: schema by {schema or 'nothing'}; sessions from {sessions}",
         *describe_suite(settings),
     ]
-    if not hasattr(config, "workerinput") and not getattr(config.option, "numprocesses", None):
-        try:
-            runtime.load()  # the app's engines exist once it is imported
-        except TestbedError as exc:
-            raise pytest.UsageError(str(exc)) from None
-        except Exception as exc:  # the app's own error, once, under the setting that imported it
-            raise pytest.UsageError(app_failed(settings, exc)) from None
     for bound in runtime.binder.live_engines():
         kind = "async" if bound.is_async else "sync"
         lines.append(

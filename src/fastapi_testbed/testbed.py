@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect as pyinspect  # sqlalchemy's inspect has the short name here
 import sys
 from collections.abc import Awaitable, Callable, Iterator
 from functools import cached_property
@@ -24,6 +25,7 @@ from fastapi_testbed.errors import (
     NAME_TAKEN,
     NEEDS_APP,
     NOT_A_SESSIONMAKER,
+    NOT_ASGI,
     NOT_METADATA,
     TestbedError,
 )
@@ -149,9 +151,17 @@ class Runtime:
     # --- the app ----------------------------------------------------------------------------
     @cached_property
     def app(self) -> Any:
-        if not self.settings.app:
-            raise TestbedError(NEEDS_APP.format(path=self.settings.pyproject))
-        return self._import("app", self.settings.app)
+        settings = self.settings
+        if not settings.app:
+            raise TestbedError(NEEDS_APP.format(path=settings.pyproject))
+        app = self._import("app", settings.app)
+        problem = asgi_problem(app)
+        if problem is not None:
+            found, hint = problem
+            raise TestbedError(
+                NOT_ASGI.format(value=settings.app, found=found, path=settings.pyproject, hint=hint)
+            )
+        return app
 
     def load(self) -> None:
         """Import what the table names, so the app's engines exist (no connection is made)."""
@@ -160,6 +170,7 @@ class Runtime:
         if self.settings.metadata:
             self.metadata("metadata", self.settings.metadata)
         _ = self.sessionmakers
+        _ = self.dependency
         _ = self._named_engine
 
     @cached_property
@@ -262,6 +273,60 @@ class Runtime:
         """Import the app and build its main test database (dropped by :meth:`close`)."""
         self.main.group.database.ensure()
         return self
+
+
+def asgi_problem(app: Any) -> tuple[str, str] | None:
+    """What is wrong with ``app`` as an ASGI application, or None when it may be one.
+
+    Only sure cases are refused (None, a module, a class, a router, a function that does not
+    take scope, receive and send); any other callable is left to the ASGI server's judgement.
+    """
+    if app is None:
+        return "None", " Check that the module assigns it."
+    if pyinspect.ismodule(app):
+        return f"the module {app.__name__!r}", ' Add the attribute after a colon: "module:app".'
+    if pyinspect.isclass(app):
+        return (
+            f"the class {app.__name__}",
+            f' Name an instance, or a factory with "()": "{app.__module__}:create_app()".',
+        )
+    starlette = sys.modules.get("starlette.routing")
+    applications = sys.modules.get("starlette.applications")
+    if (
+        starlette is not None
+        and isinstance(app, starlette.Router | starlette.BaseRoute)
+        and not (applications is not None and isinstance(app, applications.Starlette))
+    ):
+        return (
+            _a(type(app).__name__),
+            " A router has no middleware, exception handlers or dependency_overrides of its "
+            "own: name the FastAPI app that includes it.",
+        )
+    if not callable(app):
+        return f"{_a(type(app).__name__)} ({app!r:.60})", ""
+    if pyinspect.isfunction(app) or pyinspect.ismethod(app):
+        signature = pyinspect.signature(app)
+        if pyinspect.iscoroutinefunction(app) and _accepts(signature, 3):
+            return None
+        hint = (
+            f' A factory is named with "()": "{app.__module__}:{app.__name__}()".'
+            if _accepts(signature, 0) and not pyinspect.iscoroutinefunction(app)
+            else ""
+        )
+        return f"the function {app.__name__}()", hint
+    return None
+
+
+def _a(name: str) -> str:
+    return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
+
+
+def _accepts(signature: pyinspect.Signature, count: int) -> bool:
+    try:
+        signature.bind(*([None] * count))
+    except TypeError:
+        return False
+    return True
 
 
 def _project_modules(root: Path) -> Iterator[Any]:

@@ -244,8 +244,8 @@ def test_server_url_naming_the_apps_own_database_is_refused(
     project = Project(pytester, None)
     project.write(UNSAFE)
     result = project.run("--testbed-db-url", server + "test_tbapp")
-    result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(["*refusing to create 'test_tbapp'*the app uses outside tests*"])
+    assert result.ret == pytest.ExitCode.USAGE_ERROR  # the run stops before any test
+    result.stderr.fnmatch_lines(["*refusing to create 'test_tbapp'*the app uses outside tests*"])
     assert "test_tbapp" not in databases_on(server)
 
 
