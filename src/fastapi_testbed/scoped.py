@@ -240,7 +240,7 @@ def _update(connection: Connection, table: Table, rows: list[Row]) -> None:
         values = {
             column.name: value
             for column, value in zip(table.columns, row, strict=True)
-            if column.name not in keys
+            if column.name not in keys and column.computed is None
         }
         if values:
             connection.execute(
@@ -251,25 +251,26 @@ def _update(connection: Connection, table: Table, rows: list[Row]) -> None:
 def _insert(connection: Connection, table: Table, rows: list[Row]) -> None:
     if not rows:
         return
-    names = [column.name for column in table.columns]
-    params = [dict(zip(names, row, strict=True)) for row in rows]
+    written = [i for i, column in enumerate(table.columns) if column.computed is None]
+    columns = [list(table.columns)[i] for i in written]  # generated ones: the server's again
+    names = [column.name for column in columns]
     always = [
         column
-        for column in table.columns
+        for column in columns
         if getattr(column, "identity", None) is not None and column.identity.always  # type: ignore[union-attr]
     ]
     if always and connection.dialect.name == "postgresql":
         # GENERATED ALWAYS AS IDENTITY takes an explicit id only when told to
         quote = connection.dialect.identifier_preparer.quote
-        binds = [bindparam(f"c{i}", type_=column.type) for i, column in enumerate(table.columns)]
+        binds = [bindparam(f"c{n}", type_=column.type) for n, column in enumerate(columns)]
         statement = text(
-            f"INSERT INTO {quote(table.name)} ({', '.join(quote(n) for n in names)}) "
-            f"OVERRIDING SYSTEM VALUE VALUES ({', '.join(f':c{i}' for i in range(len(names)))})"
+            f"INSERT INTO {quote(table.name)} ({', '.join(quote(name) for name in names)}) "
+            f"OVERRIDING SYSTEM VALUE VALUES ({', '.join(f':c{n}' for n in range(len(names)))})"
         ).bindparams(*binds)
-        connection.execute(
-            statement, [{f"c{i}": row[i] for i in range(len(names))} for row in rows]
-        )
+        params = [{f"c{n}": row[i] for n, i in enumerate(written)} for row in rows]
+        connection.execute(statement, params)
     else:
+        params = [{name: row[i] for name, i in zip(names, written, strict=True)} for row in rows]
         connection.execute(insert(table), params)
     if connection.dialect.name == "postgresql":
         _advance_sequences(connection, table)
