@@ -146,6 +146,8 @@ class TestDatabase:
         self.build_schema()
         self.check_tables()
         self.marker.built, self.marker.fingerprint = True, fingerprint
+        if self.reuse:  # whether emptying it later would lose rows of the build
+            self.marker.seeded = self.has_rows()
         server.mark(name, self.marker)
         self.ready = True
 
@@ -159,6 +161,8 @@ class TestDatabase:
             return REBUILT.replace("{why}", "its last build did not finish")
         if found.fingerprint != fingerprint:
             return REBUILT.replace("{why}", "its models or migrations changed since it was built")
+        if found.dirty and found.seeded:  # emptying would lose the rows the migrations wrote
+            return REBUILT.replace("{why}", "a killed run left rows among the migrations' rows")
         return None
 
     __enter__ = ensure
@@ -307,6 +311,18 @@ class TestDatabase:
                 ]
             self._tables = [t.name for t in tables]
         return self._tables
+
+    def has_rows(self) -> bool:
+        """Whether any table (alembic_version aside) holds a row."""
+
+        def any_rows(connection: Connection) -> bool:
+            quote = connection.dialect.identifier_preparer.quote
+            return any(
+                connection.exec_driver_sql(f"SELECT 1 FROM {quote(name)} LIMIT 1").first()
+                for name in self.table_names(connection)
+            )
+
+        return bool(run_sync(self.engine, self.loop, any_rows))
 
     def empty(self) -> None:
         """Delete every row of every table (the schema and alembic_version stay)."""

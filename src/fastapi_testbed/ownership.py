@@ -62,6 +62,7 @@ class Marker:
     built: bool = False  # the schema build finished
     fingerprint: str = ""  # of what built the schema (DDL, or migration files)
     dirty: bool = False  # a truncate test began and the run did not end cleanly after it
+    seeded: bool = False  # the build left rows (migrations that insert): emptying loses them
 
     def dumps(self) -> str:
         return json.dumps({"by": TOOL, **asdict(self)}, separators=(",", ":"))

@@ -92,6 +92,8 @@ def upgrade():
         sa.Column("id", sa.Integer, primary_key=True),
         sa.Column("name", sa.String(50), unique=True),
     )
+    if os.environ.get("SEEDED"):  # reference data, as migrations often insert
+        op.execute("INSERT INTO items (name) VALUES ('seeded')")
     pathlib.Path("migrating").write_text(os.environ.get("RUN", ""))
     if os.environ.get("SLOW"):
         time.sleep(60)
@@ -234,4 +236,41 @@ def test_kill_9_in_a_truncate_test_then_reuse_db_empties(project: Project, spawn
     assert code == 0, output
     assert "reused, its schema unchanged" in output
     code, output = spawn("--create-db", env={"RUN": "last"})
+    assert code == 0, output
+
+
+SEEDED_TRUNCATE = """
+import os
+import pathlib
+import time
+
+import pytest
+from sqlalchemy import select
+
+from tbapp.models import Item
+
+
+@pytest.mark.testbed(isolation="truncate")
+def test_commits(sync_client, db_session, testbed):
+    assert sync_client.post("/items", json={"name": "unique"}).status_code == 201
+    assert db_session.scalars(select(Item.name).order_by(Item.id)).all() == ["seeded", "unique"]
+    pathlib.Path(os.environ["RUN"] + ".started").write_text(testbed.url.database)
+    if os.environ.get("HANG"):
+        time.sleep(120)
+"""
+
+
+def test_kill_9_in_a_truncate_test_keeps_the_migrations_rows(
+    project: Project, spawn: Runner
+) -> None:
+    _alembic_project(project)
+    (project.pytester.path / "test_app.py").write_text(SEEDED_TRUNCATE)
+    folder = project.pytester.path
+    killed = spawn.start("--reuse-db", env={"RUN": "killed", "HANG": "1", "SEEDED": "1"})
+    wait_for_file(folder / "killed.started", killed)
+    killed.kill()
+    code, output = spawn("-s", "--reuse-db", env={"RUN": "next", "SEEDED": "1"})
+    assert code == 0, output  # 'seeded' is back, 'unique' is gone
+    assert "a killed run left rows among the migrations' rows; rebuilt it" in output
+    code, output = spawn("--create-db", env={"RUN": "last", "SEEDED": "1"})
     assert code == 0, output
