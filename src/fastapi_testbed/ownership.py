@@ -473,11 +473,9 @@ class Ownership:
                 if family(url) == "postgresql"
                 else url._replace(database=None)
             )
-            admin_async = is_async and _sync_driver(admin) is None
-            if not admin_async:
-                admin = _sync_driver(admin) or admin
+            # the app's own driver: no other driver module is imported for this connection
             server = self.servers[key] = Server(
-                admin, is_async=admin_async, loop=self.loop, source=self.source
+                admin, is_async=is_async, loop=self.loop, source=self.source
             )
             self._sweep(server)
         return server
@@ -525,12 +523,3 @@ class Ownership:
         self.run_folders.close()
         if self._loop is not None:
             self._loop.close()
-
-
-def _sync_driver(url: URL) -> URL | None:
-    from fastapi_testbed.urls import choose_driver
-
-    try:
-        return choose_driver(url.set(drivername=url.get_backend_name()), False, "")
-    except TestbedError:
-        return None
