@@ -256,7 +256,7 @@ def test_unreachable_server_is_one_clear_error(sqlite_project: Project) -> None:
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(
         [
-            "*could not connect to the database server at postgresql+psycopg://postgres@127.0.0.1:1/"
+            "*could not connect to the database server at postgresql+asyncpg://postgres@127.0.0.1:1/"
             "postgres (from --testbed-db-url)*",
             "*Start the server, or change --testbed-db-url*",
         ]
