@@ -450,7 +450,8 @@ class Ownership:
         self.swept: list[str] = []
 
     def loop(self) -> LoopThread:
-        """The thread of every async driver connection of the run (the binder's too)."""
+        """The thread of the admin connections of async drivers: its own, not the binder's,
+        so that a marker can be written from inside the binder's loop (a seed, a truncate test)."""
         if self._loop is None:
             self._loop = LoopThread()
         return self._loop

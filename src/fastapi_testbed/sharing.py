@@ -73,10 +73,17 @@ class SharedConnection:
         # named by depth: the same few names recur, so drivers that prepare statements
         # (asyncpg) find them in their cache instead of preparing a new one every time
         name = f"tb_{len(self.open) + 1}"
-        execute(fairy, f"SAVEPOINT {name}")
+        # listed before the statement runs: a concurrent end() of an outer savepoint, while this
+        # one is on its way to the server, must see it (else its RELEASE silently takes this one)
+        self.open.append(name)
+        try:
+            execute(fairy, f"SAVEPOINT {name}")
+        except BaseException:
+            if name in self.open:
+                self.open.remove(name)
+            raise
         setattr(fairy, SAVEPOINT_KEY, name)
         setattr(fairy, WROTE_KEY, False)
-        self.open.append(name)
 
     def end(self, fairy: Any, *, commit: bool) -> None:
         name = getattr(fairy, SAVEPOINT_KEY, None)

@@ -58,9 +58,7 @@ class Runtime:
         self.url = url  # the database of an app with no engine of its own
         self.is_async = is_async
         self.app_urls = app_urls
-        self.binder = EngineBinder(
-            urls, database_factory=self.database, loop_factory=self.ownership.loop
-        )
+        self.binder = EngineBinder(urls, database_factory=self.database)
         self._main: BoundEngine | None = None
         self._fallback: BoundEngine | None = None
         self._fallback_engine: Any = None
