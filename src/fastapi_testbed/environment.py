@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +46,30 @@ class Environment:
             else:
                 os.environ[name] = value
         self.saved.clear()
+
+
+ORIGINAL_ENV = "FASTAPI_TESTBED_ORIGINAL_ENV"
+
+
+def inherit_original_environment() -> None:
+    """In a process a run of the plugin started (an xdist worker), undo that run's exports.
+
+    Otherwise a worker would read the controller's test URL as the app's own and derive
+    ``test_test_x_gw0`` from it.
+    """
+    inherited = os.environ.get(ORIGINAL_ENV)
+    if not inherited:
+        return
+    try:
+        original = json.loads(inherited)
+    except ValueError:
+        return
+    for name, value in original.items() if isinstance(original, dict) else ():
+        if value is None:
+            os.environ.pop(name, None)
+        elif isinstance(value, str):
+            os.environ[name] = value
+    os.environ.pop(ORIGINAL_ENV, None)
 
 
 def _parse(value: str, source: str, setting: str = SETTING) -> URL:
@@ -155,4 +180,6 @@ def _prepare(
             ) from None
     if export:
         environment.set(settings.database_url_env, url.render_as_string(hide_password=False))
+    # pytest-xdist's workers inherit this environment: tell them what it was before the plugin
+    environment.set(ORIGINAL_ENV, json.dumps(environment.saved))
     return environment

@@ -87,6 +87,9 @@ def pytest_load_initial_conftests(
 ) -> None:
     # Runs before any conftest is imported: the app must find its test settings in os.environ.
     options = early_config.known_args_namespace
+    from fastapi_testbed.environment import inherit_original_environment
+
+    inherit_original_environment()  # an xdist worker reads the app's settings, not our exports
     try:
         settings = resolve_settings(
             rootpath=early_config.rootpath,

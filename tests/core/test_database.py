@@ -87,6 +87,8 @@ import os
 
 def test_a(testbed):
     print("WORKER-DB", os.environ.get("PYTEST_XDIST_WORKER"), testbed.url.database)
+    # named after the app's database, not after the controller's test database
+    assert os.path.basename(testbed.url.database).startswith("test_tbapp_gw")
     assert testbed.url.database.endswith("_" + os.environ["PYTEST_XDIST_WORKER"]) or \\
         testbed.url.database.endswith("_" + os.environ["PYTEST_XDIST_WORKER"] + ".db")
 
