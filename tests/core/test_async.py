@@ -120,6 +120,7 @@ def test_sync_client_for_an_async_app(sqlite_or_pg_project: Project) -> None:
     result = sqlite_or_pg_project.run()
     result.assert_outcomes(passed=4, errors=1)
     result.stdout.fnmatch_lines(["*db_session is an AsyncSession (the app is async)*"])
+    assert "During handling of the above exception" not in result.stdout.str()  # one message
 
 
 def test_testbed_run_awaits_from_sync_code(sqlite_or_pg_project: Project) -> None:
