@@ -35,7 +35,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import URL, Dialect, Engine, make_url
 from sqlalchemy.pool import StaticPool
 
-from fastapi_testbed.bridge import LoopThread, bridged_connect, driver_connect
+from fastapi_testbed.bridge import LoopThread, bridged_connect, driver_connect, hop_for_dialect
 from fastapi_testbed.errors import DDL_IN_TEST, FOREIGN_DATABASE, NESTED_BUILD, TestbedError
 from fastapi_testbed.guards import DriverGuard
 from fastapi_testbed.scoped import Change, Images
@@ -131,6 +131,8 @@ class Scope:
         self.touched: set[Any] = set()  # every database the test used (truncate empties them)
         self.lock = threading.Lock()
         self.closers: list[Callable[[], None]] = []
+        # what closes async sessions: run on the loop, in the one crossing that ends the test
+        self.greenlet_closers: list[Callable[[], None]] = []
         self.refusal: str | None = None  # why the test may not connect ({url} left to fill)
         self.closed = False
         self._previous: Scope | None = None
@@ -185,6 +187,8 @@ class Scope:
         if self.closed:  # a level that ended in its teardown closed it early
             return
         self.closed = True
+        for connection in self.connections.values():
+            connection.closing = True  # the final rollback ends every savepoint at once
         errors: list[BaseException] = []
         for closer in reversed(self.closers):
             try:
@@ -192,12 +196,27 @@ class Scope:
             except Exception as exc:  # every closer runs; the first error is raised
                 errors.append(exc)
         connections, self.connections = self.connections, {}
+        on_loop = self.greenlet_closers
+        self.greenlet_closers = []
         for group, connection in connections.items():
-            try:
-                if group.is_async:
-                    self.binder.run_in_greenlet(connection.close)
-                else:
+            if group.is_async:
+                on_loop.append(connection.close)
+            else:
+                try:
                     connection.close()
+                except Exception as exc:
+                    errors.append(exc)
+        if on_loop:  # the async sessions and connections: one crossing to the loop for all
+
+            def close_all() -> None:
+                for close in on_loop:
+                    try:
+                        close()
+                    except Exception as exc:
+                        errors.append(exc)
+
+            try:
+                self.binder.run_in_greenlet(close_all)
             except Exception as exc:
                 errors.append(exc)
         if self.isolation == "truncate":
@@ -404,6 +423,8 @@ class EngineBinder:
         """Route ``engine``'s connections through ``group`` (called for each app engine)."""
         engine.dialect._testbed_group = group  # type: ignore[attr-defined]
         sqlite = engine.dialect.name == "sqlite"
+        if group.is_async and not sqlite:
+            hop_for_dialect(engine.dialect)  # one crossing per adapter call, not per driver call
 
         def begin_statement() -> str | None:
             if not sqlite:

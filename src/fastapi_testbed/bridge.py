@@ -18,7 +18,7 @@ import threading
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
-__all__ = ["LoopThread", "bridged_connect", "driver_connect"]
+__all__ = ["LoopThread", "bridged_connect", "driver_connect", "hop_for_dialect"]
 
 T = TypeVar("T")
 
@@ -180,6 +180,59 @@ async def _await(awaitable: Awaitable[T]) -> T:
 
 async def _hop(loop: LoopThread, coroutine: Coroutine[Any, Any, Any]) -> Any:
     return _wrap(await loop.call(coroutine), loop)
+
+
+def _loop_of(awaitable: Any) -> LoopThread | None:
+    """The loop of the driver connection an adapter coroutine of SQLAlchemy's works on, if any.
+
+    SQLAlchemy's async adapters (``_prepare_and_execute``, ``_execute_async``...) await several
+    driver calls in one coroutine; run whole, on the connection's loop, they cross once.
+    """
+    code = getattr(awaitable, "cr_code", None)
+    if code is None or code is _hop.__code__ or code is _await.__code__:
+        return None
+    frame = awaitable.cr_frame
+    owner = frame.f_locals.get("self") if frame is not None else None
+    if owner is None or type(owner) is DriverProxy:
+        return None
+    for name in ("_connection", "_cursor", "_adapt_connection"):
+        target = getattr(owner, name, None)
+        if name == "_adapt_connection" and target is not None:
+            target = getattr(target, "_connection", None)
+        if type(target) is DriverProxy:
+            loop: LoopThread = object.__getattribute__(target, "_tb_loop")
+            return loop
+    return None
+
+
+def hop_whole_coroutines(module: Any) -> None:
+    """Make ``module``'s ``await_`` (SQLAlchemy's greenlet bridge) run each adapter coroutine
+    on its connection's loop in one crossing, instead of one crossing per driver call."""
+    original = module.__dict__.get("await_")
+    if original is None or getattr(original, "_tb_hopping", False):
+        return
+
+    def await_(awaitable: Any) -> Any:
+        loop = _loop_of(awaitable)
+        if loop is not None and not loop.in_thread:
+            awaitable = loop.call(awaitable)
+        return original(awaitable)
+
+    await_._tb_hopping = True  # type: ignore[attr-defined]
+    module.await_ = await_
+
+
+def hop_for_dialect(dialect: Any) -> None:
+    """Install :func:`hop_whole_coroutines` where ``dialect``'s adapter awaits its driver."""
+    import sys
+
+    from sqlalchemy.connectors import asyncio as connectors
+
+    hop_whole_coroutines(connectors)
+    for kind in type(dialect).__mro__:
+        module = sys.modules.get(kind.__module__)
+        if module is not None and module.__name__.startswith("sqlalchemy.dialects."):
+            hop_whole_coroutines(module)
 
 
 def driver_connect(driver: str) -> Callable[..., Awaitable[Any]]:

@@ -61,6 +61,7 @@ class SharedConnection:
         self.open: list[str] = []
         self.written: set[str] = set()  # tables the app updated or deleted from
         self.invalidated = False
+        self.closing = False  # the test is over: savepoints end with the final rollback
         self.pool = _SharedPool(lambda: self.raw, dialect=group.dialect)
         self.pool.shared = self
         _SHARED[id(self.raw)] = self
@@ -73,6 +74,9 @@ class SharedConnection:
         # named by depth: the same few names recur, so drivers that prepare statements
         # (asyncpg) find them in their cache instead of preparing a new one every time
         name = f"tb_{len(self.open) + 1}"
+        if self.closing:  # a session opened in the test's teardown: the final rollback ends it
+            setattr(fairy, SAVEPOINT_KEY, None)
+            return
         # listed before the statement runs: a concurrent end() of an outer savepoint, while this
         # one is on its way to the server, must see it (else its RELEASE silently takes this one)
         self.open.append(name)
@@ -95,8 +99,10 @@ class SharedConnection:
         index = self.open.index(name)
         inner = self.open[index + 1 :]
         del self.open[index:]
-        if inner:
+        if inner and not self.closing:
             raise TestbedError(CONCURRENT_USE.format(name=name, inner=inner[-1]))
+        if self.closing:
+            return  # the test's final rollback undoes it, with no statement of its own
         # A savepoint that only read is released, not rolled back: a rollback would also undo
         # what others released inside it meanwhile (a background task's commit while the
         # request's session, which only refreshed, is still open).

@@ -12,7 +12,12 @@ from typing import Any, TypeVar
 
 from sqlalchemy import MetaData, inspect
 from sqlalchemy.engine import URL, Engine
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+)
 from sqlalchemy.orm import Session, sessionmaker
 
 from fastapi_testbed.binding import BoundEngine, EngineBinder, Scope
@@ -496,18 +501,21 @@ class Testbed:
 
     def _close(self) -> None:
         sessions, self._sessions = self._sessions, []
+        on_loop = self.scope.greenlet_closers  # async ones close in the scope's last crossing
         for session in sessions:
             if isinstance(session, AsyncSession):
-                self.run(session.close())
+                on_loop.append(session.sync_session.close)
             else:
                 session.close()
         connection, self._connection = self._connection, None
         if connection is not None:
             if isinstance(connection, Engine):  # pragma: no cover - never: a Connection
                 return
-            closing = connection.close()
-            if closing is not None:
-                self.run(closing)
+            if isinstance(connection, AsyncConnection):
+                if connection.sync_connection is not None:
+                    on_loop.append(connection.sync_connection.close)
+            else:
+                connection.close()
 
     def _dependency_override(self) -> Callable[..., Any]:
         if self.is_async:
