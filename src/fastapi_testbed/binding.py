@@ -91,6 +91,38 @@ class Group:
         self.is_async = is_async
         self.dialect = dialect
         self.database = binder.database_for(url, is_async=is_async)
+        self.idle: tuple[Any, Any] | None = None  # (pooled connection, its pool) between tests
+
+    def take_idle(self, engine: Engine) -> Any:
+        """The connection the last test used, if it came from ``engine``'s pool (no checkout)."""
+        idle, self.idle = self.idle, None
+        if idle is None:
+            return None
+        owner, pool = idle
+        if pool is engine.pool and owner.dbapi_connection is not None:
+            return owner
+        self.release(owner)
+        return None
+
+    def keep_idle(self, owner: Any, pool: Any) -> None:
+        """Keep a test's connection, its transaction rolled back, for the next test."""
+        if self.idle is not None:
+            self.release(self.idle[0])
+        self.idle = (owner, pool)
+
+    def release_idle(self) -> None:
+        idle, self.idle = self.idle, None
+        if idle is not None:
+            self.release(idle[0])
+
+    def release(self, owner: Any) -> None:
+        """Give a kept connection back to its pool."""
+        from sqlalchemy.util.concurrency import in_greenlet
+
+        if self.is_async and not in_greenlet():  # the sync facade needs a greenlet on the loop
+            self.binder.run_in_greenlet(owner.close)
+        else:
+            owner.close()
 
     def checkout(self, engine: Engine) -> Any:
         """The DBAPI connection ``engine`` hands out now (see the module docstring)."""
@@ -162,7 +194,7 @@ class Scope:
             return self.connections.get(group) or self._open(group, engine)
 
     def _open(self, group: Group, engine: Engine) -> SharedConnection:
-        owner = _ORIGINAL_RAW_CONNECTION(engine)
+        owner = group.take_idle(engine) or _ORIGINAL_RAW_CONNECTION(engine)
         engine.dialect._testbed_initialized = True  # type: ignore[attr-defined]
         if group.url.get_backend_name() == "sqlite":
             execute(owner, "BEGIN")

@@ -126,7 +126,8 @@ class SharedConnection:
         except Exception:
             self.owner.invalidate()
             raise
-        self.owner.close()
+        # kept checked out for the next test: no pool return, no reset ROLLBACK, no checkout
+        self.group.keep_idle(self.owner, self.owner_pool)
 
 
 class _SharedPool(StaticPool):

@@ -73,6 +73,11 @@ class Runtime:
         """Close the app's connections, drop the test databases, stop the loop thread."""
         binder = self.binder
         errors: list[BaseException] = []
+        for group in list(binder.groups.values()):
+            try:
+                group.release_idle()  # the connection kept for the next test, back to its pool
+            except Exception as exc:  # pragma: no cover - a broken connection: drop anyway
+                errors.append(exc)
         for bound in binder.live_engines():
             engine = bound.engine
             if engine is None:
