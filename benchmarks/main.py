@@ -27,7 +27,7 @@ from pathlib import Path
 
 from benchmarks.measure import NO_TESTS_COLLECTED, Run, child_environment, run_pytest
 from benchmarks.patterns import PATTERNS, RUNNERS
-from benchmarks.results import Measurements
+from benchmarks.results import Measurements, from_json
 from benchmarks.servers import DRIVERS, Database, databases
 from benchmarks.suites import (
     Suite,
@@ -140,10 +140,18 @@ class Bench:
             if "setup" in self.parts:
                 self.first_tests(target, number)
             if "parallel" in self.parts:
+                if target is self.targets[0]:
+                    self.xdist_alone(number)
                 for workers in (0, 2):
                     run = self.run(self.parallel, target, extra=("-n", str(workers)))
                     if run.ok(self.parallel.expected):
                         self.m.wall[target.name, workers, number] = run.wall_seconds
+
+    def xdist_alone(self, number: int) -> None:
+        """pytest collecting nothing with ``-n 2``: what starting two workers costs by itself."""
+        run = run_pytest(self.nothing, [*BARE_OPTIONS, "-n", "2"], label="nothing -n 2")
+        if run.returncode == NO_TESTS_COLLECTED:
+            self.m.wall["-", 2, number] = run.wall_seconds
 
     def per_test_suite(self, suite: Suite, target: Database, number: int) -> None:
         run = self.run(suite, target)
@@ -254,6 +262,7 @@ def benchmark(arguments: argparse.Namespace) -> Measurements:
             for target in targets:
                 target.drop(bench.every_database())
             m.minutes = (time.perf_counter() - started) / 60
+            m.machine["load_at_end"] = load_average()
     return m
 
 
@@ -291,6 +300,12 @@ def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--mariadb-url", default=MARIADB_SERVER)
     parser.add_argument("--json", type=Path, metavar="PATH", help="save every reading here")
     parser.add_argument("--keep", action="store_true", help="keep the generated suites")
+    parser.add_argument(
+        "--tables-from",
+        type=Path,
+        metavar="PATH",
+        help="measure nothing: print the tables of a run saved with --json",
+    )
     arguments = parser.parse_args(argv)
     preset = QUICK if arguments.quick else FULL
     for name, value in preset.items():
@@ -298,7 +313,12 @@ def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
             setattr(arguments, name, value)
     if min(arguments.tests, arguments.rounds, arguments.parallel_tests) < 1:
         parser.error("--tests, --rounds and --parallel-tests must be at least 1")
-    choices = {"databases": DRIVERS, "runners": RUNNERS, "patterns": PATTERNS, "parts": PARTS}
+    choices: dict[str, Sequence[str]] = {
+        "databases": tuple(DRIVERS),
+        "runners": tuple(RUNNERS),
+        "patterns": tuple(PATTERNS),
+        "parts": PARTS,
+    }
     for option, known in choices.items():
         chosen = [name.strip() for name in getattr(arguments, option).split(",") if name.strip()]
         unknown = sorted(set(chosen) - set(known))
@@ -314,12 +334,15 @@ def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = parse_arguments(argv)
-    m = benchmark(arguments)
+    if arguments.tables_from is not None:
+        m = from_json(json.loads(arguments.tables_from.read_text()))
+    else:
+        m = benchmark(arguments)
     info = m.machine
     print(
         f"Measured {info['date']}: {info['nproc']} CPUs ({info['cpu']}), Python {info['python']}, "
         f"{info['databases']}; {m.rounds} round(s) in {m.minutes:.1f} minutes, load average "
-        f"{info['load']} at the start, {load_average()} at the end.\n"
+        f"{info['load']} at the start, {info.get('load_at_end', '?')} at the end.\n"
     )
     print(m.markdown())
     if arguments.json is not None:

@@ -4,15 +4,17 @@ Three readings of one run:
 
 * ``wall_seconds``: the wall time of the process (for ``-n 0`` against ``-n 2``);
 * ``test_ms``: per kind of test (``test_select[3]`` is of kind ``select``), the mean of the
-  middle half of pytest's own per-test durations (setup + call + teardown, from its JUnit XML
-  report): robust to a slow test or two, like a median, but finer, as the report rounds to
-  milliseconds. The first test of a kind, which pays for what a session builds, falls outside;
-* ``first_test_seconds``: from the launch of the process to the end of the first test's call, as
-  noted by the suite's clock plugin (the first-test suites only).
+  middle half of pytest's own per-test durations (setup + call + teardown, the figures of its
+  JUnit report, taken before the report rounds them to milliseconds): robust to a slow test or
+  two, like a median, but finer. The first test of a kind, which pays for what a session
+  builds, falls outside the middle half;
+* ``first_test_seconds``: from the launch of the process to the end of the first test's call
+  (the first-test suites only).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import statistics
@@ -22,7 +24,6 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from xml.etree import ElementTree
 
 SUMMARY = re.compile(r"(?P<passed>\d+) passed")
 NO_TESTS_COLLECTED = 5
@@ -66,14 +67,14 @@ def middle_half_ms(durations: Sequence[float]) -> float:
     return 1000 * statistics.mean(middle)
 
 
-def test_ms_by_kind(report: Path) -> dict[str, float]:
-    """Per kind of test, the mean of the middle half of its durations in a JUnit XML report."""
-    if not report.is_file():
+def test_ms_by_kind(durations_file: Path) -> dict[str, float]:
+    """Per kind of test (``test_select[3]`` is a ``select``), the middle-half mean in ms."""
+    if not durations_file.is_file():
         return {}
     kinds: dict[str, list[float]] = {}
-    for case in ElementTree.parse(report).iter("testcase"):
-        kind = case.get("name", "").split("[")[0].removeprefix("test_")
-        kinds.setdefault(kind, []).append(float(case.get("time", "nan")))
+    for nodeid, seconds in json.loads(durations_file.read_text()).items():
+        kind = nodeid.rpartition("::")[2].split("[")[0].removeprefix("test_")
+        kinds.setdefault(kind, []).append(seconds)
     return {kind: middle_half_ms(durations) for kind, durations in kinds.items()}
 
 
@@ -85,17 +86,21 @@ def run_pytest(
     env: Mapping[str, str] | None = None,
     first_test_file: Path | None = None,
 ) -> Run:
-    """Run ``python -m pytest`` in ``cwd``; never raises for what the suite does."""
-    report = cwd / "junit.xml"
-    report.unlink(missing_ok=True)
+    """Run ``python -m pytest`` in ``cwd``; never raises for what the suite does.
+
+    A suite with the timing plugin (``bench_timing.py``, see timing.py) reports its durations,
+    and with ``first_test_file`` the end of its first test.
+    """
+    environment = dict(env if env is not None else child_environment())
+    durations = cwd / "durations.json"
+    durations.unlink(missing_ok=True)
+    if (cwd / "bench_timing.py").is_file():
+        environment["PYTHONPATH"] = str(cwd)  # where -p finds it
+        environment["BENCH_DURATIONS_FILE"] = str(durations)
     if first_test_file is not None:
         first_test_file.unlink(missing_ok=True)
-    environment = dict(env if env is not None else child_environment())
-    if first_test_file is not None:
         environment["BENCH_FIRST_TEST_FILE"] = str(first_test_file)
-        environment["PYTHONPATH"] = str(cwd)  # where -p finds the clock plugin
-    command = [sys.executable, "-m", "pytest", "-p", "no:randomly", "-q", f"--junitxml={report}"]
-    command += arguments
+    command = [sys.executable, "-m", "pytest", "-p", "no:randomly", "-q", *arguments]
     launched = time.time()
     started = time.perf_counter()
     completed = subprocess.run(
@@ -112,7 +117,7 @@ def run_pytest(
         returncode=completed.returncode,
         wall_seconds=wall,
         passed=int(summaries[-1]) if summaries else 0,
-        test_ms=test_ms_by_kind(report),
+        test_ms=test_ms_by_kind(durations),
         first_test_seconds=first,
         output=output,
     )

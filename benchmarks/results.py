@@ -24,12 +24,17 @@ from __future__ import annotations
 import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from benchmarks.patterns import PATTERNS, RUNNERS
 
 KIND_TITLES = {"select": "`db_session` + `select 1`", "api": "POST + GET + one read"}
 SCHEMA_TITLES = {"metadata": "create_all", "alembic": "alembic upgrade head"}
-GOAL_DATABASES = {3: ("postgresql",), 4: ("postgresql", "sqlite")}
+# Ratios: (1) plugin / floor, (2) plugin / hand-written, (3) first build plugin / hand-written,
+# (4) -n 0 time / -n 2 time; and the warm first test's milliseconds on PostgreSQL.
+TARGETS = {1: 2.0, 2: 0.5, 3: 1.5, 4: 1.85}
+WARM_FIRST_TEST_MS = 150.0
+GOAL_DATABASES = {3: ("postgresql",), 4: ("postgresql", "sqlite")}  # where others are shown only
 
 
 def median(values: Iterable[float | None]) -> float | None:
@@ -82,6 +87,12 @@ class Measurements:
                 nets.append(1000 * (value - bare))
         return median(nets)
 
+    def xdist_start_seconds(self) -> float | None:
+        """What ``-n 2`` adds to pytest collecting nothing: pytest-xdist's own start-up."""
+        rounds = range(self.rounds)
+        starts = [(self.wall.get(("-", 2, r)), self.wall.get(("-", 0, r))) for r in rounds]
+        return median(two - zero for two, zero in starts if two is not None and zero is not None)
+
     def parallel_seconds(self, database: str, workers: int) -> float | None:
         nets = []
         for round_ in range(self.rounds):
@@ -97,70 +108,44 @@ class Measurements:
         return [goal for goal in self._goals() if parts[goal.number] in self.parts]
 
     def _goals(self) -> list[Goal]:
+        """Every goal on every database, in the order of the goals table's rows."""
         goals: list[Goal] = []
-        for database in self.databases:
-            for runner in self.runners:
-                where = f"{database}, {RUNNERS[runner].title}"
-                plugin = self.per_test_ms(database, runner, "plugin", "select")
-                floor = self.per_test_ms(database, runner, "floor", "select")
-                goals.append(
-                    Goal(
-                        1,
-                        "`db_session` + `select 1`: plugin / floor",
-                        where,
-                        _ratio(plugin, floor),
-                        2.0,
-                    )
+        for runner in self.runners:
+            what = f"`db_session` + `select 1`, plugin / floor, {RUNNERS[runner].title}"
+            for database in self.databases:
+                isolation = _ratio(
+                    self.per_test_ms(database, runner, "plugin", "select"),
+                    self.per_test_ms(database, runner, "floor", "select"),
                 )
-        for database in self.databases:
-            for runner in self.runners:
-                where = f"{database}, {RUNNERS[runner].title}"
-                plugin = self.per_test_ms(database, runner, "plugin", "api")
-                hand = self.per_test_ms(database, runner, "hand", "api")
-                goals.append(
-                    Goal(2, "API test: plugin / hand-written", where, _ratio(plugin, hand), 0.5)
+                goals.append(Goal(1, what, database, isolation))
+        for runner in self.runners:
+            what = f"API test, plugin / hand-written, {RUNNERS[runner].title}"
+            for database in self.databases:
+                api = _ratio(
+                    self.per_test_ms(database, runner, "plugin", "api"),
+                    self.per_test_ms(database, runner, "hand", "api"),
                 )
-        for database in self.databases:
-            for schema, title in SCHEMA_TITLES.items():
+                goals.append(Goal(2, what, database, api))
+        for schema, title in SCHEMA_TITLES.items():
+            what = f"first test with `--reuse-db`, schema unchanged ({title}), ms"
+            for database in self.databases:
                 warm = self.first_test_ms(database, "plugin", schema, "warm")
-                goals.append(
-                    Goal(
-                        3,
-                        f"first test, `--reuse-db` warm ({title}), ms",
-                        database,
-                        warm,
-                        150.0,
-                        unit=" ms",
-                        counted=database in GOAL_DATABASES[3],
-                    )
+                counted = database in GOAL_DATABASES[3]
+                goals.append(Goal(3, what, database, warm, unit=" ms", counted=counted))
+        for schema, title in SCHEMA_TITLES.items():
+            what = f"first build, plugin / hand-written {title}"
+            for database in self.databases:
+                build = _ratio(
+                    self.first_test_ms(database, "plugin", schema, "cold"),
+                    self.first_test_ms(database, "hand", schema, "cold"),
                 )
-        for database in self.databases:
-            for schema, title in SCHEMA_TITLES.items():
-                plugin = self.first_test_ms(database, "plugin", schema, "cold")
-                hand = self.first_test_ms(database, "hand", schema, "cold")
-                goals.append(
-                    Goal(
-                        3,
-                        f"first build: plugin / hand-written {title}",
-                        database,
-                        _ratio(plugin, hand),
-                        1.5,
-                    )
-                )
+                goals.append(Goal(3, what, database, build))
         for database in self.databases:
             serial = self.parallel_seconds(database, 0)
-            parallel = self.parallel_seconds(database, 2)
-            goals.append(
-                Goal(
-                    4,
-                    "`-n 2` speed-up over `-n 0`",
-                    database,
-                    _ratio(serial, parallel),
-                    1.85,
-                    higher_is_better=True,
-                    counted=database in GOAL_DATABASES[4],
-                )
-            )
+            speed_up = _ratio(serial, self.parallel_seconds(database, 2))
+            counted = database in GOAL_DATABASES[4]
+            what = "`-n 2` speed-up over `-n 0`"
+            goals.append(Goal(4, what, database, speed_up, counted=counted))
         return goals
 
     # --- tables -----------------------------------------------------------------------------------
@@ -174,7 +159,7 @@ class Measurements:
         for part, table in tables.items():
             if part in self.parts:
                 lines += [*table(), ""]
-        return "\n".join([*lines, *goals_table(self.goals())])
+        return "\n".join([*lines, *goals_table(self.goals(), self.databases)])
 
     def _per_test_table(self) -> list[str]:
         patterns = [p for p in self.patterns if p in PATTERNS]
@@ -204,33 +189,22 @@ class Measurements:
         return lines
 
     def _setup_table(self) -> list[str]:
-        columns = [
-            (pattern, schema, state)
-            for schema in SCHEMA_TITLES
-            for pattern, state in (("plugin", "cold"), ("plugin", "warm"), ("hand", "cold"))
-        ]
-        titles = {
-            ("plugin", "cold"): "plugin, first build",
-            ("plugin", "warm"): "plugin, `--reuse-db` warm",
-            ("hand", "cold"): "hand-written",
-        }
-        header = " | ".join(
-            f"{titles[pattern, state]} ({SCHEMA_TITLES[schema]})"
-            for pattern, schema, state in columns
-        )
         lines = [
             "Time to the end of the first test (database, schema, app, connection, `select 1`), "
             "ms, net of pytest's start-up:",
             "",
-            f"| database | {header} |",
-            "|---|" + "---:|" * len(columns),
+            "| database | schema by | plugin, first build | plugin, `--reuse-db` warm "
+            "| hand-written conftest |",
+            "|---|---|---:|---:|---:|",
         ]
+        columns = (("plugin", "cold"), ("plugin", "warm"), ("hand", "cold"))
         for database in self.databases:
-            cells = [
-                _ms(self.first_test_ms(database, pattern, schema, state), digits=0)
-                for pattern, schema, state in columns
-            ]
-            lines.append(f"| {database} | " + " | ".join(cells) + " |")
+            for schema, title in SCHEMA_TITLES.items():
+                cells = " | ".join(
+                    _ms(self.first_test_ms(database, pattern, schema, state), digits=0)
+                    for pattern, state in columns
+                )
+                lines.append(f"| {database} | `{title}` | {cells} |")
         return lines
 
     def _parallel_table(self) -> list[str]:
@@ -249,12 +223,23 @@ class Measurements:
                 f"| {database} | {_ms(serial)} | {_ms(parallel)} | "
                 f"{'' if ratio is None else f'{ratio:.2f}'} |"
             )
+        start = self.xdist_start_seconds()
+        if start is not None:
+            lines += [
+                "",
+                f"pytest-xdist alone (no plugin, no tests) starts two workers in {start:.2f} s.",
+            ]
         return lines
 
     def as_json(self, command: Sequence[str]) -> dict[str, object]:
         return {
             "command": list(command),
             "machine": self.machine,
+            "minutes": self.minutes,
+            "databases": self.databases,
+            "runners": self.runners,
+            "patterns": self.patterns,
+            "parts": list(self.parts),
             "rounds": self.rounds,
             "tests": self.tests,
             "parallel_tests": self.parallel_tests,
@@ -266,55 +251,97 @@ class Measurements:
         }
 
 
+def from_json(data: dict[str, Any]) -> Measurements:
+    """The measurements of a run saved with ``--json`` (to print its tables again)."""
+    test_ms = {tuple(row[:-1]): row[-1] for row in data["test_ms"]}
+    first_test = {tuple(row[:-1]): row[-1] for row in data["first_test_seconds"]}
+    wall = {tuple(row[:-1]): row[-1] for row in data["wall_seconds"]}
+
+    def seen(position: int, keys: Iterable[tuple[Any, ...]]) -> list[str]:
+        return list(dict.fromkeys(key[position] for key in keys))
+
+    return Measurements(
+        databases=data.get("databases") or seen(0, test_ms),
+        runners=data.get("runners") or seen(1, test_ms),
+        patterns=data.get("patterns") or seen(2, test_ms),
+        rounds=data["rounds"],
+        tests=data["tests"],
+        parallel_tests=data["parallel_tests"],
+        parts=tuple(data.get("parts") or ("per-test", "setup", "parallel")),
+        test_ms=test_ms,
+        first_test=first_test,
+        wall=wall,
+        failures=data["failures"],
+        machine=data["machine"],
+        minutes=data.get("minutes", 0.0),
+    )
+
+
 @dataclass(frozen=True)
 class Goal:
-    """One goal on one database (and runner): the figure measured against its target."""
+    """One goal on one database: the figure measured against its target."""
 
     number: int
     what: str
-    where: str
+    database: str
     measured: float | None
-    target: float
-    unit: str = ""
-    higher_is_better: bool = False
+    unit: str = ""  # " ms" for a time, "" for a ratio
     counted: bool = True  # False: shown for comparison, not part of the goal
 
     @property
+    def target(self) -> float:
+        if self.number == 3 and self.unit:
+            return WARM_FIRST_TEST_MS
+        return TARGETS[self.number]
+
+    @property
+    def higher_is_better(self) -> bool:
+        return self.number == 4
+
+    @property
     def met(self) -> bool | None:
-        if self.measured is None:
+        if self.measured is None or not self.counted:
             return None
         if self.higher_is_better:
             return self.measured >= self.target
         return self.measured <= self.target
 
-    @property
-    def verdict(self) -> str:
+    def cell(self) -> str:
+        """``1.32 met``, ``5.10 not met``; in brackets where it is not part of the goal."""
+        if self.measured is None:
+            return "not measured"
+        value = f"{self.measured:.{0 if self.unit else 2}f}"
         if not self.counted:
-            return "(not a goal here)"
-        return {True: "met", False: "not met", None: "not measured"}[self.met]
+            return f"({value})"
+        return f"{value} {'met' if self.met else 'not met'}"
 
     def as_dict(self) -> dict[str, object]:
         return {
             "goal": self.number,
             "what": self.what,
-            "where": self.where,
+            "database": self.database,
             "measured": self.measured,
             "target": self.target,
-            "met": self.met if self.counted else None,
+            "met": self.met,
         }
 
 
-def goals_table(goals: Sequence[Goal]) -> list[str]:
-    lines = ["| goal | measured | where | target | |", "|---|---:|---|---:|---|"]
+def goals_table(goals: Sequence[Goal], databases: Sequence[str]) -> list[str]:
+    """One row per goal (and runner or schema), one column per database."""
+    lines = [
+        "Goals of issue 13 (brackets: shown for comparison, not part of the goal):",
+        "",
+        f"| goal | target | {' | '.join(databases)} |",
+        "|---|---|" + "---|" * len(databases),
+    ]
+    rows: dict[tuple[int, str], dict[str, Goal]] = {}
     for goal in goals:
-        sign = ">=" if goal.higher_is_better else "<="
-        digits = 0 if goal.unit == " ms" else 2
-        measured = "" if goal.measured is None else f"{goal.measured:.{digits}f}{goal.unit}"
-        target = f"{sign} {goal.target:g}{goal.unit}"
-        lines.append(
-            f"| ({goal.number}) {goal.what} | {measured} | {goal.where} | {target} | "
-            f"{goal.verdict} |"
-        )
+        rows.setdefault((goal.number, goal.what), {})[goal.database] = goal
+    for (number, what), by_database in rows.items():
+        first = next(iter(by_database.values()))
+        sign = ">=" if first.higher_is_better else "<="
+        cells = " | ".join(by_database[d].cell() if d in by_database else "" for d in databases)
+        lines.append(f"| ({number}) {what} | {sign} {first.target:g}{first.unit} | {cells} |")
     return lines
 
 

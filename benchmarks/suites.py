@@ -6,17 +6,19 @@ Three kinds of suite, each a folder of its own under the benchmark's temporary d
   ``test_select`` (``db_session`` + ``select 1``), then ``test_api`` (POST, GET, and one read
   with ``db_session``), ``tests`` of each, each priced by pytest's own durations; last,
   ``test_nothing_left`` checks that the pattern did isolate (no row the API tests wrote is left);
-* first-test suites: one ``db_session`` + ``select 1`` test and a clock that notes when it ends
-  (time to the first test: database, schema, app, connection), schema by ``create_all`` or by
-  ``alembic upgrade head``; ``bare`` is the same test with no database, for pytest's start-up;
+* first-test suites: one ``db_session`` + ``select 1`` test, timed from the launch of pytest to
+  its end (time to the first test: database, schema, app, connection), schema by
+  ``create_all`` or by ``alembic upgrade head``; ``bare``: one empty test, pytest's start-up;
 * the parallel suite: the plugin and ``test_api`` only, run with ``-n 0`` and ``-n 2``.
 
 Each suite loads exactly the pytest plugins its users would have: fastapi-testbed only where it
-is the pattern, pytest-sqla likewise, pytest-asyncio only under the pytest-asyncio runner.
+is the pattern, pytest-sqla likewise, pytest-asyncio only under the pytest-asyncio runner; and
+the benchmark's own ``bench_timing`` (timing.py), which notes pytest's durations.
 """
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from textwrap import dedent
@@ -74,26 +76,7 @@ BARE_TEST = """
         pass
     """
 
-# Loaded with -p: notes the wall-clock time at which the first test's call ended.
-CLOCK = '''
-    """Write time.time() to $BENCH_FIRST_TEST_FILE when the first test's call has ended."""
-
-    import os
-    import time
-
-    import pytest
-
-
-    @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_call(item):
-        try:
-            return (yield)
-        finally:
-            path = os.environ.get("BENCH_FIRST_TEST_FILE")
-            if path and not os.path.exists(path):
-                with open(path, "w") as file:
-                    file.write(repr(time.time()))
-    '''
+TIMING_PLUGIN = Path(__file__).with_name("timing.py")  # copied into each suite: bench_timing.py
 
 BARE = Pattern("bare", "pytest alone", None, kinds=())
 
@@ -139,7 +122,7 @@ def _options(pattern: Pattern, runner: Runner) -> tuple[str, ...]:
     off = [
         part for name, parts in PLUGIN_OPTIONS.items() if name != pattern.plugin for part in parts
     ]
-    return (*off, *runner.options)
+    return (*off, *runner.options, "-p", "bench_timing")
 
 
 def _project(path: Path, pattern: Pattern, runner: Runner, *, schema: str, tests: str) -> None:
@@ -159,6 +142,7 @@ def _project(path: Path, pattern: Pattern, runner: Runner, *, schema: str, tests
         )
         ini.append(f'\n[tool.testbed]\napp = "bench_app.main:app"\n{source}\n')
     _write(path / "pyproject.toml", "".join(ini))
+    shutil.copyfile(TIMING_PLUGIN, path / "bench_timing.py")
     _write(path / "tests/__init__.py", "")
     header = dedent(TEST_HEADER.format(marker=runner.marker)).strip("\n")
     _write(path / "tests/test_bench.py", header + "\n" + tests)
@@ -184,9 +168,7 @@ def write_first_test_suite(root: Path, pattern: Pattern | None, schema: str) -> 
     name = f"first-{pattern.name}-{schema}"
     test = FIRST_TEST if pattern is not BARE else BARE_TEST
     _project(root / name, pattern, runner, schema=schema, tests=_block(test))
-    _write(root / name / "bench_clock.py", CLOCK)
-    options = (*_options(pattern, runner), "-p", "bench_clock")
-    return Suite(name, root / name, pattern, runner, 1, options, schema)
+    return Suite(name, root / name, pattern, runner, 1, _options(pattern, runner), schema)
 
 
 def write_parallel_suite(root: Path, *, tests: int) -> Suite:
