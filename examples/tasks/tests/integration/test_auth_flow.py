@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
+import pytest
 from httpx2 import AsyncClient
-from tasks_app.models import User
+
+if TYPE_CHECKING:
+    from tests.conftest import StandardUsers
+
+# Every test of this module starts with the standard user and admin (written once for it).
+pytestmark = pytest.mark.usefixtures("standard_users")
 
 
 async def login(client: AsyncClient, email: str, password: str) -> dict[str, str]:
@@ -35,8 +42,9 @@ async def test_register_login_and_use_a_protected_route(client: AsyncClient, mai
     assert me.json()["email"] == "newuser@example.com"
 
 
-async def test_refresh(client: AsyncClient, test_user: User) -> None:
-    tokens = await login(client, test_user.email, "testpass123")
+async def test_refresh(client: AsyncClient, standard_users: StandardUsers) -> None:
+    user = standard_users.user
+    tokens = await login(client, user.email, user.password)
 
     refreshed = await client.post("/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
     assert refreshed.status_code == 200
@@ -48,28 +56,35 @@ async def test_refresh(client: AsyncClient, test_user: User) -> None:
 
 
 async def test_refresh_with_an_access_token_is_refused(
-    client: AsyncClient, test_user: User
+    client: AsyncClient, standard_users: StandardUsers
 ) -> None:
-    tokens = await login(client, test_user.email, "testpass123")
+    user = standard_users.user
+    tokens = await login(client, user.email, user.password)
 
     response = await client.post("/auth/refresh", json={"refresh_token": tokens["access_token"]})
 
     assert response.status_code == 401
 
 
-async def test_refresh_token_is_not_an_access_token(client: AsyncClient, test_user: User) -> None:
-    tokens = await login(client, test_user.email, "testpass123")
+async def test_refresh_token_is_not_an_access_token(
+    client: AsyncClient, standard_users: StandardUsers
+) -> None:
+    user = standard_users.user
+    tokens = await login(client, user.email, user.password)
     response = await client.get("/users/me", headers=bearer(tokens["refresh_token"]))
     assert response.status_code == 401
 
 
-async def test_password_reset(client: AsyncClient, test_user: User, mail_outbox) -> None:
-    requested = await client.post("/auth/password-reset", json={"email": test_user.email})
+async def test_password_reset(
+    client: AsyncClient, standard_users: StandardUsers, mail_outbox
+) -> None:
+    user = standard_users.user
+    requested = await client.post("/auth/password-reset", json={"email": user.email})
     assert requested.status_code == 200
 
     assert len(mail_outbox) == 1
     mail = mail_outbox[0]
-    assert mail.to == [test_user.email]
+    assert mail.to == [user.email]
     match = re.search(r"token=([A-Za-z0-9_-]+)", mail.text)
     assert match, mail.text
     assert any("/reset-password?token=" in link for link in mail.links)
@@ -80,21 +95,20 @@ async def test_password_reset(client: AsyncClient, test_user: User, mail_outbox)
     )
     assert confirmed.status_code == 200
 
-    await login(client, test_user.email, "NewSecurePass123")
-    old = await client.post(
-        "/auth/login", json={"email": test_user.email, "password": "testpass123"}
-    )
+    await login(client, user.email, "NewSecurePass123")
+    old = await client.post("/auth/login", json={"email": user.email, "password": user.password})
     assert old.status_code == 401
 
 
 async def test_password_reset_for_an_unknown_address_looks_the_same(
-    client: AsyncClient, test_user: User, mail_outbox
+    client: AsyncClient, standard_users: StandardUsers, mail_outbox
 ) -> None:
-    known = await client.post("/auth/password-reset", json={"email": test_user.email})
+    user = standard_users.user
+    known = await client.post("/auth/password-reset", json={"email": user.email})
     unknown = await client.post("/auth/password-reset", json={"email": "nobody@example.com"})
 
     assert (unknown.status_code, unknown.json()) == (known.status_code, known.json())
-    assert [m.to for m in mail_outbox] == [[test_user.email]]
+    assert [m.to for m in mail_outbox] == [[user.email]]
 
 
 async def test_password_reset_with_a_bad_token(client: AsyncClient) -> None:
@@ -105,15 +119,16 @@ async def test_password_reset_with_a_bad_token(client: AsyncClient) -> None:
     assert "Invalid or expired" in response.json()["detail"]
 
 
-async def test_account_lockout(client: AsyncClient, test_user: User) -> None:
+async def test_account_lockout(client: AsyncClient, standard_users: StandardUsers) -> None:
+    user = standard_users.user
     for _ in range(5):
         response = await client.post(
-            "/auth/login", json={"email": test_user.email, "password": "wrongpassword"}
+            "/auth/login", json={"email": user.email, "password": "wrongpassword"}
         )
         assert response.status_code == 401
 
     response = await client.post(
-        "/auth/login", json={"email": test_user.email, "password": "testpass123"}
+        "/auth/login", json={"email": user.email, "password": user.password}
     )
 
     assert response.status_code == 401

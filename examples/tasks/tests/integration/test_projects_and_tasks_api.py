@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
 from httpx2 import AsyncClient
 from sqlmodel.ext.asyncio.session import AsyncSession
 from tasks_app.models import User
 
 from tests.factories import ProjectFactory, TaskFactory, UserFactory
+
+# Every test of this module starts with the standard user and admin (written once for it).
+pytestmark = pytest.mark.usefixtures("standard_users")
 
 
 class TestProjects:

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pytest
 from httpx2 import AsyncClient
 from sqlmodel.ext.asyncio.session import AsyncSession
 from tasks_app.models import User
 
 from tests.factories import UserFactory
+
+if TYPE_CHECKING:
+    from tests.conftest import StandardUsers
+
+# Every test of this module starts with the standard user and admin (written once for it).
+pytestmark = pytest.mark.usefixtures("standard_users")
 
 
 async def test_create_user(client: AsyncClient) -> None:
@@ -30,7 +38,7 @@ async def test_create_user(client: AsyncClient) -> None:
     ],
 )
 async def test_create_user_refused(
-    client: AsyncClient, test_user: User, payload: dict[str, str], status: int, detail: str
+    client: AsyncClient, payload: dict[str, str], status: int, detail: str
 ) -> None:
     response = await client.post("/users", json=payload)
 
@@ -45,12 +53,14 @@ async def test_create_user_with_an_invalid_address(client: AsyncClient) -> None:
     assert response.status_code == 422
 
 
-async def test_get_user(client: AsyncClient, test_user: User) -> None:
-    response = await client.get(f"/users/{test_user.id}")
+async def test_get_user(client: AsyncClient, standard_users: StandardUsers) -> None:
+    user = standard_users.user
+
+    response = await client.get(f"/users/{user.id}")
 
     assert response.status_code == 200
-    assert response.json()["id"] == test_user.id
-    assert response.json()["email"] == test_user.email
+    assert response.json()["id"] == user.id
+    assert response.json()["email"] == user.email
 
 
 async def test_get_missing_user(client: AsyncClient) -> None:
@@ -62,7 +72,7 @@ async def test_get_missing_user(client: AsyncClient) -> None:
 async def test_list_users_has_a_total_count_header(
     client: AsyncClient, db_session: AsyncSession
 ) -> None:
-    UserFactory.create_batch(25)
+    UserFactory.create_batch(23)  # and the module's two standard users: 25
     await db_session.commit()
 
     response = await client.get("/users", params={"skip": 0, "limit": 10})
@@ -87,22 +97,33 @@ async def test_list_users_limit_is_bounded(client: AsyncClient) -> None:
     assert (await client.get("/users", params={"limit": 1000})).status_code == 422
 
 
-async def test_update_user_requires_auth(client: AsyncClient, test_user: User) -> None:
-    response = await client.patch(f"/users/{test_user.id}", json={"name": "Updated Name"})
+async def test_update_user_requires_auth(
+    client: AsyncClient, standard_users: StandardUsers
+) -> None:
+    response = await client.patch(f"/users/{standard_users.user.id}", json={"name": "Updated Name"})
 
     assert response.status_code in (401, 403)
     assert response.headers["WWW-Authenticate"] == "Bearer"
 
 
 async def test_update_user_with_auth(
-    client: AsyncClient, test_user: User, auth_headers: dict[str, str]
+    client: AsyncClient, standard_users: StandardUsers, auth_headers: dict[str, str]
 ) -> None:
     response = await client.patch(
-        f"/users/{test_user.id}", json={"name": "Updated Name"}, headers=auth_headers
+        f"/users/{standard_users.user.id}", json={"name": "Updated Name"}, headers=auth_headers
     )
 
     assert response.status_code == 200
     assert response.json()["name"] == "Updated Name"
+
+
+async def test_other_tests_changes_to_the_standard_user_are_rolled_back(
+    client: AsyncClient, standard_users: StandardUsers
+) -> None:
+    """Written once per module, the user is as written in every test: updates are rolled back."""
+    response = await client.get(f"/users/{standard_users.user.id}")
+
+    assert response.json()["name"] == "Test User"
 
 
 async def test_update_another_user_is_forbidden(
@@ -117,10 +138,10 @@ async def test_update_another_user_is_forbidden(
 
 
 async def test_admin_updates_another_user(
-    client: AsyncClient, test_user: User, admin_headers: dict[str, str]
+    client: AsyncClient, standard_users: StandardUsers, admin_headers: dict[str, str]
 ) -> None:
     response = await client.patch(
-        f"/users/{test_user.id}", json={"name": "By Admin"}, headers=admin_headers
+        f"/users/{standard_users.user.id}", json={"name": "By Admin"}, headers=admin_headers
     )
     assert response.status_code == 200
     assert response.json()["name"] == "By Admin"

@@ -18,6 +18,9 @@ from tasks_app.services.auth import INVALID_RESET_TOKEN, AuthService
 
 from tests.factories import UserFactory
 
+# Every test of this module starts with the standard user and admin (written once for it).
+pytestmark = pytest.mark.usefixtures("standard_users")
+
 
 @pytest.fixture
 def auth(db_session: AsyncSession) -> AuthService:

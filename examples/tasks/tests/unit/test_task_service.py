@@ -13,6 +13,9 @@ from tasks_app.services.tasks import TaskService
 
 from tests.factories import ProjectFactory, TaskFactory, UserFactory
 
+# Every test of this module starts with the standard user and admin (written once for it).
+pytestmark = pytest.mark.usefixtures("standard_users")
+
 
 @pytest.fixture
 def tasks(db_session: AsyncSession) -> TaskService:

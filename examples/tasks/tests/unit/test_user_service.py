@@ -14,11 +14,14 @@ from tasks_app.exceptions import (
     NotFoundError,
     ValidationError,
 )
-from tasks_app.models import User, UserCreate, UserRole, UserUpdate, utcnow
+from tasks_app.models import User, UserCreate, UserUpdate, utcnow
 from tasks_app.security import decode_token
 from tasks_app.services.users import UserService
 
 from tests.factories import UserFactory
+
+# Every test of this module starts with the standard user and admin (written once for it).
+pytestmark = pytest.mark.usefixtures("standard_users")
 
 
 @pytest.fixture
@@ -107,7 +110,7 @@ class TestGetAndList:
         assert "User 99999 not found" in str(exc_info.value)
 
     async def test_pagination(self, service: UserService, db_session: AsyncSession) -> None:
-        UserFactory.create_batch(15)
+        UserFactory.create_batch(13)  # and the module's two standard users: 15
         await db_session.commit()
 
         page1, total = await service.list_users(skip=0, limit=10)
@@ -170,12 +173,12 @@ class TestUpdateUser:
             await service.update_user(user2.id, UserUpdate(name="Hacked"), user1.id)
 
     async def test_admins_update_anyone(
-        self, service: UserService, db_session: AsyncSession
+        self, service: UserService, db_session: AsyncSession, admin_user: User
     ) -> None:
-        admin, user = UserFactory(role=UserRole.ADMIN), UserFactory()
+        user = UserFactory()
         await db_session.commit()
 
-        updated = await service.update_user(user.id, UserUpdate(name="Renamed"), admin.id)
+        updated = await service.update_user(user.id, UserUpdate(name="Renamed"), admin_user.id)
 
         assert updated.name == "Renamed"
 
