@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 from httpx2 import AsyncClient
 from items_app.models import Item
-from sqlalchemy.ext.asyncio import AsyncSession
+
+from fastapi_testbed import assert_database_count, assert_database_has, assert_database_missing
 
 ItemFactory = Callable[..., dict[str, Any]]
 MISSING_ID = "00000000-0000-0000-0000-000000000000"
@@ -31,6 +32,7 @@ class TestCreateItem:
         assert uuid.UUID(data["id"])
         assert data["created_at"] and data["updated_at"]
         assert set(data) == {"id", "name", "description", "created_at", "updated_at"}
+        assert_database_has(Item, id=uuid.UUID(data["id"]), name="Test Item", deleted_at=None)
 
     async def test_create_item_duplicate_name(
         self, client: AsyncClient, created_item: dict[str, Any], sample_item_data: dict[str, Any]
@@ -43,6 +45,7 @@ class TestCreateItem:
             "message": "An item named 'Test Item' already exists",
             "details": {"name": "Test Item"},
         }
+        assert_database_count(Item, 1, name="Test Item")
 
     async def test_create_item_missing_name(self, client: AsyncClient) -> None:
         response = await client.post("/api/v1/items", json={"description": "test"})
@@ -280,15 +283,13 @@ class TestDeleteItem:
         assert response.content == b""
         assert (await client.get(f"/api/v1/items/{item_id}")).status_code == 404
 
-    async def test_delete_is_soft(
-        self, client: AsyncClient, created_item: dict[str, Any], db_session: AsyncSession
-    ) -> None:
-        await client.delete(f"/api/v1/items/{created_item['id']}")
+    async def test_delete_is_soft(self, client: AsyncClient, created_item: dict[str, Any]) -> None:
+        item_id = uuid.UUID(created_item["id"])
 
-        row = await db_session.get(Item, uuid.UUID(created_item["id"]))
+        await client.delete(f"/api/v1/items/{item_id}")
 
-        assert row is not None
-        assert row.deleted_at is not None
+        assert_database_has(Item, id=item_id, name=created_item["name"])  # the row stays...
+        assert_database_missing(Item, id=item_id, deleted_at=None)  # ...marked deleted
 
     async def test_delete_item_not_found(self, client: AsyncClient) -> None:
         response = await client.delete(f"/api/v1/items/{MISSING_ID}")
@@ -377,6 +378,7 @@ async def test_concurrent_creates_of_one_name(client: AsyncClient) -> None:
 
     assert sorted(response.status_code for response in responses) == [201, 409, 409, 409, 409]
     assert (await client.get("/api/v1/items")).json()["total"] == 1
+    assert_database_count(Item, 1)
 
 
 async def test_list_runs_two_queries(
