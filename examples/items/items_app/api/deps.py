@@ -13,6 +13,7 @@ from items_app.core.errors import AuthenticationError
 from items_app.db.session import get_db
 from items_app.models import User, UserSession
 from items_app.services.auth import AuthService
+from items_app.services.category import CategoryService
 from items_app.services.item import ItemService
 
 DbSession = Annotated[AsyncSession, Depends(get_db)]
@@ -25,6 +26,10 @@ def get_item_service(session: DbSession) -> ItemService:
     return ItemService(session)
 
 
+def get_category_service(session: DbSession) -> CategoryService:
+    return CategoryService(session)
+
+
 def get_auth_service(
     session: DbSession, settings: Annotated[Settings, Depends(get_settings)]
 ) -> AuthService:
@@ -32,6 +37,7 @@ def get_auth_service(
 
 
 ItemServiceDep = Annotated[ItemService, Depends(get_item_service)]
+CategoryServiceDep = Annotated[CategoryService, Depends(get_category_service)]
 AuthServiceDep = Annotated[AuthService, Depends(get_auth_service)]
 
 

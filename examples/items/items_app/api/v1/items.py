@@ -14,7 +14,7 @@ from items_app.schemas.item import ItemCreate, ItemRead, ItemUpdate
 router = APIRouter(prefix="/items", tags=["items"])
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, responses=error_responses(409))
+@router.post("", status_code=status.HTTP_201_CREATED, responses=error_responses(409, 422))
 async def create_item(data: ItemCreate, service: ItemServiceDep) -> ItemRead:
     return ItemRead.model_validate(await service.create(data))
 
@@ -27,9 +27,10 @@ async def list_items(
     name__ilike: Annotated[
         str | None, Query(description="Case-insensitive part of the name")
     ] = None,
+    category: Annotated[str | None, Query(description="A category's slug")] = None,
 ) -> Page[ItemRead]:
     result = await service.list(
-        page=paging.page, size=paging.size, name=name, name_ilike=name__ilike
+        page=paging.page, size=paging.size, name=name, name_ilike=name__ilike, category=category
     )
     return Page[ItemRead].model_validate(result, from_attributes=True)
 

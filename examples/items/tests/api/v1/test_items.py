@@ -31,7 +31,8 @@ class TestCreateItem:
         assert data["description"] == sample_item_data["description"]
         assert uuid.UUID(data["id"])
         assert data["created_at"] and data["updated_at"]
-        assert set(data) == {"id", "name", "description", "created_at", "updated_at"}
+        assert data["category"] is None
+        assert set(data) == {"id", "name", "description", "category", "created_at", "updated_at"}
         assert_database_has(Item, id=uuid.UUID(data["id"]), name="Test Item", deleted_at=None)
 
     async def test_create_item_duplicate_name(
