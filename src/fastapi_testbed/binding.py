@@ -417,6 +417,8 @@ class EngineBinder:
         engine: Engine = _ORIGINAL_CREATE_ENGINE(test_url, **kwargs)
         group = self.group_for(test_url, is_async=is_async, dialect=engine.dialect)
         self.register(engine, group)
+        # an app that makes its engine in its lifespan makes one per test: forget dropped ones
+        self.engines = self.live_engines()
         self.engines.append(
             BoundEngine(
                 app_url=app_url,

@@ -99,13 +99,24 @@ def db_access_refusal(item: pytest.Item, settings: Settings) -> str | None:
     return DB_ACCESS_NOT_ALLOWED.format(test=item.nodeid, url="{url}", path=settings.pyproject)
 
 
+def session_fixture(request: pytest.FixtureRequest, name: str) -> Any:
+    """A session-scoped fixture's value, for a function-scoped fixture.
+
+    Not as an argument: pytest would then keep, on the session fixture, a finalizer holding
+    each test's request (and through it the test's fixture records) until the session ends
+    (pytest-dev/pytest#2981): memory that grows with every test.
+    """
+    return request.getfixturevalue(name)
+
+
 @pytest.fixture
-def testbed(_testbed_runtime: Runtime, request: pytest.FixtureRequest) -> Iterator[Testbed]:
+def testbed(request: pytest.FixtureRequest) -> Iterator[Testbed]:
     """The app, the test database and this test's isolation (see :class:`Testbed`)."""
     isolation_of(request.node)
+    runtime: Runtime = session_fixture(request, "_testbed_runtime")
     scope = request.node.stash[SCOPE_KEY]
     scope.refusal = None  # asked for, perhaps late (request.getfixturevalue("db_session"))
-    bed = Testbed(_testbed_runtime, scope)
+    bed = Testbed(runtime, scope)
     with failing_clearly():
         bed.__enter__()
     try:
@@ -196,7 +207,7 @@ def sync_client(testbed: Testbed) -> Iterator[Any]:
 
 
 @pytest.fixture
-def settings(testbed_settings: Settings, pytestconfig: pytest.Config) -> Iterator[Any]:
+def settings(request: pytest.FixtureRequest) -> Iterator[Any]:
     """The app's settings object for this test: set its fields, they are put back after.
 
     `[tool.testbed] settings` names it (`"myapp.config:get_settings"`, whose lru_cache is
@@ -209,10 +220,11 @@ def settings(testbed_settings: Settings, pytestconfig: pytest.Config) -> Iterato
     from fastapi_testbed.app_settings import SettingsOverride
     from fastapi_testbed.importing import import_string, split_path
 
+    testbed_settings: Settings = session_fixture(request, "testbed_settings")
     path = testbed_settings.app_settings
     if not path:
         pytest.fail(SETTINGS_NOT_CONFIGURED.format(path=testbed_settings.pyproject), pytrace=False)
-    runtime = pytestconfig.stash[RUNTIME_KEY]
+    runtime = request.config.stash[RUNTIME_KEY]
     module, attribute, _ = split_path(path, "settings")
     with failing_clearly():
         if testbed_settings.app:

@@ -194,7 +194,8 @@ def pytest_runtest_protocol(item: pytest.Item) -> bool | None:
     if runtime is None:
         return None
     message = stopping.failure(item.config)
-    if message is None and "_testbed_runtime" in getattr(item, "fixturenames", ()):
+    needs = getattr(item, "fixturenames", ())  # testbed asks for the runtime when it runs
+    if message is None and ("testbed" in needs or "_testbed_runtime" in needs):
         message = stopping.failure_of(runtime.start, runtime.settings)
     if message is None:
         return None

@@ -224,6 +224,7 @@ def _testbed_network(request: pytest.FixtureRequest) -> Iterator[None]:
         try:
             yield
         finally:
+            del request.node.stash[NETWORK_KEY]  # pytest keeps every item to the session's end
             if hook is not None:
                 hook.guard = hook.router = None
             if router is not None:
