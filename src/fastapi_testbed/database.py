@@ -18,7 +18,6 @@ from types import TracebackType
 
 from sqlalchemy import Connection, MetaData, inspect
 from sqlalchemy.engine import URL
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.schema import CreateIndex, CreateTable
 
 from fastapi_testbed.bridge import LoopThread
@@ -225,11 +224,15 @@ class TestDatabase:
                 self._alembic_upgrade()
         except TestbedError:
             raise
-        except (OperationalError, OSError) as exc:
-            raise TestbedError(
-                UNREACHABLE.format(url=render(self.url), source=self.source, error=_first_line(exc))
-            ) from exc
         except Exception as exc:
+            # SQLite and pymysql raise OperationalError for plain SQL errors too: only a lost
+            # connection is the server's fault
+            if isinstance(exc, OSError) or getattr(exc, "connection_invalidated", False):
+                raise TestbedError(
+                    UNREACHABLE.format(
+                        url=render(self.url), source=self.source, error=_first_line(exc)
+                    )
+                ) from exc
             how = "alembic upgrade head" if self.alembic_ini is not None else "metadata.create_all"
             setting = "alembic_ini" if self.alembic_ini is not None else "metadata"
             raise TestbedError(

@@ -337,3 +337,30 @@ def test_a_refused_login_is_named_as_such(sqlite_project: Project, server: str) 
     )
     assert "Start the server" not in result.stderr.str()
     assert "Traceback" not in result.stderr.str()
+
+
+BAD_MIGRATION = """
+from alembic import op
+
+revision = "bad"
+down_revision = None
+
+
+def upgrade():
+    op.execute("CREATE TABLE items (id INTEGER PRIMARY KEY, name VARCHAR(50))")
+    op.execute("INSERT INTO items (no_such_column) VALUES (1)")
+"""
+
+
+def test_a_migrations_sql_error_is_not_called_an_unreachable_server(project: Project) -> None:
+    # SQLite and pymysql raise OperationalError for SQL errors: the server was there all along
+    project.write(COUNT_ITEMS_SYNC, flavour="sync", extra='alembic_ini = "alembic.ini"')
+    _migrations(project, "bad")
+    versions = project.pytester.path / "migrations" / "versions"
+    (versions / "bad.py").write_text(BAD_MIGRATION)
+    result = project.run()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["*building the schema of * with alembic upgrade head failed:", "*no_such_column*"]
+    )
+    assert "could not connect" not in result.stderr.str()
