@@ -41,6 +41,7 @@ POSTGRESQL_SERVER = os.environ.get("TESTBED_PG_URL", "postgresql://postgres@127.
 MARIADB_SERVER = os.environ.get("TESTBED_MARIADB_URL", "mysql://root@127.0.0.1:3306/")
 SCHEMAS = ("metadata", "alembic")
 PARTS = ("per-test", "setup", "parallel")
+PARALLEL_PATTERNS = ("plugin", "hand")  # the hand-written conftest: what xdist gives without it
 OLD_PATTERNS = ("seed000", "cleanup")  # in no goal: --quick runs them under pytest-asyncio only
 FULL = {"tests": 200, "rounds": 5, "parallel_tests": 1000}
 BARE_OPTIONS = ("-p", "no:testbed", "-p", "no:testbed_fakes", "-p", "no:sqla")
@@ -77,7 +78,10 @@ class Bench:
             for schema in SCHEMAS
         }
         self.bare = write_first_test_suite(root, None, "metadata")
-        self.parallel = write_parallel_suite(root, tests=measurements.parallel_tests)
+        self.parallel = [
+            write_parallel_suite(root, PATTERNS[pattern], tests=measurements.parallel_tests)
+            for pattern in PARALLEL_PATTERNS
+        ]
         self.nothing = write_nothing(root)
 
     # --- one suite --------------------------------------------------------------------------------
@@ -128,7 +132,7 @@ class Bench:
         nothing = run_pytest(self.nothing, BARE_OPTIONS, label="nothing")
         if nothing.returncode != NO_TESTS_COLLECTED:
             self.m.failures.append(f"pytest collecting nothing exited {nothing.returncode}")
-        self.m.wall["-", 0, number] = nothing.wall_seconds
+        self.m.wall["-", "-", 0, number] = nothing.wall_seconds
         turn = number % len(self.m.patterns)
         patterns = self.m.patterns[turn:] + self.m.patterns[:turn]
         for target in self.targets:
@@ -142,16 +146,18 @@ class Bench:
             if "parallel" in self.parts:
                 if target is self.targets[0]:
                     self.xdist_alone(number)
-                for workers in (0, 2):
-                    run = self.run(self.parallel, target, extra=("-n", str(workers)))
-                    if run.ok(self.parallel.expected):
-                        self.m.wall[target.name, workers, number] = run.wall_seconds
+                for suite in self.parallel:
+                    for workers in (0, 2):
+                        run = self.run(suite, target, extra=("-n", str(workers)))
+                        if run.ok(suite.expected):
+                            key = (target.name, suite.pattern.name, workers, number)
+                            self.m.wall[key] = run.wall_seconds
 
     def xdist_alone(self, number: int) -> None:
         """pytest collecting nothing with ``-n 2``: what starting two workers costs by itself."""
         run = run_pytest(self.nothing, [*BARE_OPTIONS, "-n", "2"], label="nothing -n 2")
         if run.returncode == NO_TESTS_COLLECTED:
-            self.m.wall["-", 2, number] = run.wall_seconds
+            self.m.wall["-", "-", 2, number] = run.wall_seconds
 
     def per_test_suite(self, suite: Suite, target: Database, number: int) -> None:
         run = self.run(suite, target)
@@ -193,8 +199,10 @@ class Bench:
 
     def every_database(self) -> list[str]:
         suites = [*self.per_test.values(), *self.first.values()]
-        plugin = ["test_bench_app", "test_bench_app_gw0", "test_bench_app_gw1"]  # if one crashed
-        return sorted({suite.database for suite in suites} | set(plugin))
+        names = {suite.database for suite in suites} | {"test_bench_app"}  # the plugin's own
+        names |= {f"{suite.database}_gw{n}" for suite in self.parallel for n in (0, 1)}
+        names |= {f"test_bench_app_gw{n}" for n in (0, 1)}
+        return sorted(names)  # every one left by a suite that crashed
 
 
 def machine(targets: Sequence[Database]) -> dict[str, str]:

@@ -93,6 +93,10 @@ APP_IMPORTS = """
     from sqlalchemy.pool import NullPool
 
     TEST_DATABASE_URL = os.environ["BENCH_DATABASE_URL"]
+    if "PYTEST_XDIST_WORKER" in os.environ:  # one database per pytest-xdist worker
+        _url = make_url(TEST_DATABASE_URL)
+        _url = _url.set(database=f"{_url.database}_{os.environ['PYTEST_XDIST_WORKER']}")
+        TEST_DATABASE_URL = _url.render_as_string(hide_password=False)
     os.environ["DATABASE_URL"] = TEST_DATABASE_URL  # before the app builds its engine
 
     from bench_app.db import SessionLocal, get_db  # noqa: E402

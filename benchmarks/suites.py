@@ -9,7 +9,8 @@ Three kinds of suite, each a folder of its own under the benchmark's temporary d
 * first-test suites: one ``db_session`` + ``select 1`` test, timed from the launch of pytest to
   its end (time to the first test: database, schema, app, connection), schema by
   ``create_all`` or by ``alembic upgrade head``; ``bare``: one empty test, pytest's start-up;
-* the parallel suite: the plugin and ``test_api`` only, run with ``-n 0`` and ``-n 2``.
+* the parallel suites: ``test_api`` only, run with ``-n 0`` and ``-n 2``, with the plugin and,
+  for comparison, with the hand-written conftest (which gives each xdist worker its database).
 
 Each suite loads exactly the pytest plugins its users would have: fastapi-testbed only where it
 is the pattern, pytest-sqla likewise, pytest-asyncio only under the pytest-asyncio runner; and
@@ -24,7 +25,7 @@ from pathlib import Path
 from textwrap import dedent
 
 from benchmarks.app import ALEMBIC_FILES, APP_FILES
-from benchmarks.patterns import PATTERNS, RUNNERS, Pattern, Runner
+from benchmarks.patterns import RUNNERS, Pattern, Runner
 
 TEST_HEADER = """
     import pytest
@@ -171,12 +172,12 @@ def write_first_test_suite(root: Path, pattern: Pattern | None, schema: str) -> 
     return Suite(name, root / name, pattern, runner, 1, _options(pattern, runner), schema)
 
 
-def write_parallel_suite(root: Path, *, tests: int) -> Suite:
-    pattern, runner = PATTERNS["plugin"], RUNNERS["asyncio"]
-    path = root / "parallel-plugin"
+def write_parallel_suite(root: Path, pattern: Pattern, *, tests: int) -> Suite:
+    runner = RUNNERS["asyncio"]
+    name = f"parallel-{pattern.name}"
     api_tests = _block(TESTS["api"].format(tests=tests))
-    _project(path, pattern, runner, schema="metadata", tests=api_tests)
-    return Suite("parallel-plugin", path, pattern, runner, tests, _options(pattern, runner))
+    _project(root / name, pattern, runner, schema="metadata", tests=api_tests)
+    return Suite(name, root / name, pattern, runner, tests, _options(pattern, runner))
 
 
 def write_nothing(root: Path) -> Path:
