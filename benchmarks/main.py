@@ -105,13 +105,19 @@ class Bench:
             env["PYTEST_SQLA_URL"] = target.url(suite.database, folder=suite.path, sync=True)
             env["PYTEST_SQLA_ASYNC_URL"] = env["BENCH_DATABASE_URL"]
         label = f"{target.name:<10} {suite.name} {' '.join(extra)}".rstrip()
-        run = run_pytest(
-            suite.path,
-            arguments,
-            label=label,
-            env=child_environment(env),
-            first_test_file=suite.first_test_file if timed else None,
-        )
+        if suite.pattern.given_database:  # made just before, as a CI job's database service is
+            target.create(suite.database, folder=suite.path)
+        try:
+            run = run_pytest(
+                suite.path,
+                arguments,
+                label=label,
+                env=child_environment(env),
+                first_test_file=suite.first_test_file if timed else None,
+            )
+        finally:
+            if suite.pattern.given_database:
+                target.drop([suite.database])
         ok = run.ok(suite.expected)
         first = (
             "" if run.first_test_seconds is None else f", first test {run.first_test_seconds:.3f}s"
@@ -161,6 +167,8 @@ class Bench:
 
     def per_test_suite(self, suite: Suite, target: Database, number: int) -> None:
         run = self.run(suite, target)
+        if not run.ok(suite.expected):
+            return  # a failed suite's figures would not be what they claim to be
         for kind, ms in run.test_ms.items():
             self.m.test_ms[target.name, suite.runner.name, suite.pattern.name, kind, number] = ms
 
@@ -194,9 +202,6 @@ class Bench:
         shutil.rmtree(suite.path / ".pytest_cache" / "testbed", ignore_errors=True)
 
     # --- the databases the benchmark itself makes -------------------------------------------------
-    def given_databases(self) -> list[str]:
-        return [suite.database for suite in self.per_test.values() if suite.pattern.given_database]
-
     def every_database(self) -> list[str]:
         suites = [*self.per_test.values(), *self.first.values()]
         names = {suite.database for suite in suites} | {"test_bench_app"}  # the plugin's own
@@ -261,9 +266,6 @@ def benchmark(arguments: argparse.Namespace) -> Measurements:
         # Unmeasured: the first start compiles bytecode and warms the file cache.
         run_pytest(bench.nothing, [], label="warm-up")
         try:
-            for target in targets:
-                for name in bench.given_databases():
-                    target.create(name)
             for number in range(m.rounds):
                 bench.round(number)
         finally:

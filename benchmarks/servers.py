@@ -3,7 +3,7 @@
 Every database the benchmark makes or removes is named ``test_bench_*``: the plugin's own
 (``test_bench_app``, derived from the app's ``bench_app``, or named by ``--testbed-db-url``), the
 hand-written conftests' (``test_bench_hand_asyncio``...), which create and drop their own, and
-pytest-sqla's, which the benchmark creates before its runs and drops after.
+pytest-sqla's, which the benchmark creates before each of its runs and drops after.
 """
 
 from __future__ import annotations
@@ -65,9 +65,10 @@ class Database:
         assert database.startswith("test_bench_"), database  # ours, and nothing else
         return f'"{database}"' if self.name == "postgresql" else f"`{database}`"
 
-    def create(self, database: str) -> None:
-        """Create an empty database (dropped first if it is there); SQLite needs nothing."""
+    def create(self, database: str, *, folder: Path) -> None:
+        """Create an empty database (dropped first if it is there; SQLite: remove its file)."""
         if self.server is None:
+            (folder / f"{database}.db").unlink(missing_ok=True)
             return
         self.drop([database])
         self._execute([f"CREATE DATABASE {self._quoted(database)}"])
