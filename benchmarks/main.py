@@ -204,9 +204,9 @@ class Bench:
     # --- the databases the benchmark itself makes -------------------------------------------------
     def every_database(self) -> list[str]:
         suites = [*self.per_test.values(), *self.first.values()]
-        names = {suite.database for suite in suites} | {"test_bench_app"}  # the plugin's own
+        # this run's own names; the plugin drops its own databases (and a killed run's, next time)
+        names = {suite.database for suite in suites}
         names |= {f"{suite.database}_gw{n}" for suite in self.parallel for n in (0, 1)}
-        names |= {f"test_bench_app_gw{n}" for n in (0, 1)}
         return sorted(names)  # every one left by a suite that crashed
 
 

@@ -1,9 +1,9 @@
 """The databases the suites run on: SQLite files, PostgreSQL, MariaDB; URLs, create, drop.
 
-Every database the benchmark makes or removes is named ``test_bench_*``: the plugin's own
-(``test_bench_app``, derived from the app's ``bench_app``, or named by ``--testbed-db-url``), the
-hand-written conftests' (``test_bench_hand_asyncio``...), which create and drop their own, and
-pytest-sqla's, which the benchmark creates before each of its runs and drops after.
+Every database the benchmark makes or removes is named ``test_bench_<pid>_*``, this run's own
+(so two benchmarks on one server never meet): the plugin's (named by ``--testbed-db-url``), the
+hand-written conftests' (``test_bench_<pid>_hand_asyncio``...), which create and drop their own,
+and pytest-sqla's, which the benchmark creates before each of its runs and drops after.
 """
 
 from __future__ import annotations

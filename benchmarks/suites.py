@@ -19,6 +19,7 @@ the benchmark's own ``bench_timing`` (timing.py), which notes pytest's durations
 
 from __future__ import annotations
 
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -102,7 +103,8 @@ class Suite:
     @property
     def database(self) -> str:
         """The test database of a hand-written pattern or of pytest-sqla (``test_`` prefixed)."""
-        return f"test_bench_{self.name.replace('-', '_')}"
+        # this run's own: a benchmark beside another one on the server never touches its databases
+        return f"test_bench_{os.getpid()}_{self.name.replace('-', '_')}"
 
     @property
     def first_test_file(self) -> Path:
