@@ -106,13 +106,40 @@ _numbers = itertools.count()
 @pytest.fixture
 def spawn(project: Project) -> Iterator[Runner]:
     """Start pytest in ``project``'s folder as real subprocesses; kills what is left at the end."""
-    if project.server is not None:  # a name no other run on the server is using
-        project.server += f"test_tbfault_{os.getpid()}_{next(_numbers)}"
+    server, name = project.server, f"test_tbfault_{os.getpid()}_{next(_numbers)}"
+    if server is not None:  # a name no other run on the server is using
+        project.server = server + name
     runner = Runner(project)
     yield runner
     for run in runner.runs:
         if run.process.poll() is None:
             run.kill()
+    if server is not None:  # what --reuse-db runs kept (test_x, test_x_2...): ours to remove
+        _drop_like(server, name)
+
+
+def _drop_like(server: str, prefix: str) -> None:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    url = make_url(server)
+    postgres = url.get_backend_name() == "postgresql"
+    if postgres:
+        url = url.set(drivername="postgresql+psycopg", database="postgres")
+        query = "SELECT datname FROM pg_database WHERE datname LIKE :like"
+    else:
+        url = url.set(drivername="mysql+pymysql")
+        query = "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE :like"
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            names = connection.execute(text(query), {"like": prefix + "%"}).scalars().all()
+            for found in names:
+                assert found.startswith("test_tbfault_")
+                quoted = f'"{found}" WITH (FORCE)' if postgres else f"`{found}`"
+                connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {quoted}")
+    finally:
+        engine.dispose()
 
 
 def wait_for_file(path: Path, run: Run, timeout: float = 60) -> str:
