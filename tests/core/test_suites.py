@@ -7,42 +7,9 @@ import textwrap
 
 import pytest
 
-from tests.conftest import Project
+from tests.conftest import Project, build
 
 FLAVOURS = ["async", "sync"]
-
-
-def build(
-    project: Project,
-    tests: str,
-    *,
-    flavour: str = "async",
-    routes: str = "",
-    models: str = "",
-    modules: dict[str, str] | None = None,
-    extra: str = "",
-    conftest: str = "",
-    ini: str = "",
-) -> Project:
-    """The core's app, with `routes` appended to tbapp/main.py, `models` to tbapp/models.py,
-    and `modules` added to tbapp/."""
-    project.write(
-        textwrap.dedent(tests),
-        flavour=flavour,
-        extra=textwrap.dedent(extra),
-        conftest=conftest,
-        ini=ini,
-    )
-    package = project.pytester.path / "tbapp"
-    for name, source in (modules or {}).items():
-        (package / f"{name}.py").write_text(textwrap.dedent(source))
-    if models:
-        path = package / "models.py"
-        path.write_text(path.read_text() + "\n" + textwrap.dedent(models))
-    if routes:
-        main = package / "main.py"
-        main.write_text(main.read_text() + "\n" + textwrap.dedent(routes))
-    return project
 
 
 # --- 2. client settings ---------------------------------------------------------------------------

@@ -12,6 +12,7 @@ import pytest
 
 from fastapi_testbed.fakes import extras
 from tests.conftest import Project
+from tests.conftest import build as build_app
 
 # Put at the top of every generated test module: anyio on asyncio, as the examples do.
 PREAMBLE = """
@@ -38,24 +39,17 @@ def build(
     flavour: str = "async",
     conftest: str = "",
 ) -> Project:
-    """Write the core's app, append `routes` to tbapp/main.py, `models` to tbapp/models.py,
-    and add `modules` to tbapp/."""
-    project.write(
+    """The core's build (tests/conftest.py), with anyio on asyncio at the top of the tests."""
+    return build_app(
+        project,
         PREAMBLE + textwrap.dedent(tests),
+        routes=routes,
+        models=models,
+        modules=modules,
+        extra=extra,
         flavour=flavour,
-        extra=textwrap.dedent(extra),
         conftest=conftest,
     )
-    package = project.pytester.path / "tbapp"
-    for name, source in (modules or {}).items():
-        (package / f"{name}.py").write_text(textwrap.dedent(source))
-    if models:
-        path = package / "models.py"
-        path.write_text(path.read_text() + "\n" + textwrap.dedent(models))
-    if routes:
-        main = package / "main.py"
-        main.write_text(main.read_text() + "\n" + textwrap.dedent(routes))
-    return project
 
 
 @pytest.fixture
