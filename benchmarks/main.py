@@ -18,6 +18,7 @@ import json
 import os
 import platform
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -225,7 +226,21 @@ def machine(targets: Sequence[Database]) -> dict[str, str]:
         "python": platform.python_version(),
         "databases": ", ".join(target.version() for target in targets),
         "load": load_average(),
+        "revision": revision(),
     }
+
+
+def revision() -> str:
+    """The commit measured, ``+changes`` when the plugin's source differs from it."""
+
+    def git(*arguments: str) -> str:
+        command = ["git", "-C", str(Path(__file__).parent), *arguments]
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    commit = git("rev-parse", "--short", "HEAD") or "unknown"
+    changed = git("status", "--porcelain", "--", "../src")
+    return f"{commit}+changes" if changed else commit
 
 
 def load_average() -> str:
@@ -352,7 +367,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(
         f"Measured {info['date']}: {info['nproc']} CPUs ({info['cpu']}), Python {info['python']}, "
         f"{info['databases']}; {m.rounds} round(s) in {m.minutes:.1f} minutes, load average "
-        f"{info['load']} at the start, {info.get('load_at_end', '?')} at the end.\n"
+        f"{info['load']} at the start, {info.get('load_at_end', '?')} at the end; "
+        f"plugin at {info.get('revision', 'unknown')}.\n"
     )
     print(m.markdown())
     if arguments.json is not None:
