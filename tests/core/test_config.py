@@ -78,7 +78,7 @@ def test_environment_variable_chooses_the_server(
 def test_sync_app_gets_a_sync_driver(sqlite_project: Project) -> None:
     sqlite_project.write(ENV_BEFORE_IMPORT, flavour="sync")
     result = sqlite_project.run("--testbed-db-url", "postgresql://postgres@127.0.0.1/", "--co")
-    result.stdout.fnmatch_lines(["*engine * (sync, *) -> postgresql+psycopg://*/test_tbapp"])
+    result.stdout.fnmatch_lines(["*engine * (sync, *) -> postgresql+psycopg://*/test_tbapp*"])
 
 
 def test_no_table_keeps_the_plugin_dormant_until_a_fixture_is_used(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import textwrap
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from tests.conftest import SERVERS, Check, Project
 
 NAME_AND_DROP = """
 import os
+import re
 
 
 def test_database_is_a_test_database(testbed):
@@ -25,8 +27,9 @@ def test_database_is_a_test_database(testbed):
         assert os.path.basename(name) == "test_tbapp.db"
         assert os.path.exists(name)
         print("SQLITE-FILE", name)
-    else:
-        assert name == "test_tbapp"
+    else:  # test_tbapp, or test_tbapp_2... while another run on the server holds it
+        assert re.fullmatch(r"test_tbapp(_[0-9]+)?", name), name
+        print("SERVER-DB", name)
 """
 
 
@@ -39,7 +42,8 @@ def test_created_then_dropped(project: Project, databases_on: Check) -> None:
         assert not Path(path).exists()
         assert ".pytest_cache" not in path
     else:
-        assert "test_tbapp" not in databases_on(project.server)
+        name = next(line.split()[-1] for line in result.outlines if "SERVER-DB" in line)
+        assert name not in databases_on(project.server)
 
 
 REUSE = """
@@ -63,6 +67,9 @@ def test_reuse_db_keeps_the_database_and_create_db_rebuilds_it(
     sqlite_or_pg_project: Project, databases_on: Check
 ) -> None:
     project = sqlite_or_pg_project
+    name = f"test_tbreuse_{os.getpid()}"  # named by the server URL: no other run holds it
+    if project.server:
+        project.server += name
     project.write(REUSE)
 
     def mark_existed(*args: str) -> bool:
@@ -73,12 +80,13 @@ def test_reuse_db_keeps_the_database_and_create_db_rebuilds_it(
 
     assert mark_existed("--reuse-db") is False  # a new database
     assert mark_existed("--reuse-db") is True  # kept, table and all
-    if project.server:
-        assert "test_tbapp" in databases_on(project.server)
+    server = project.server.rsplit("/", 1)[0] + "/" if project.server else None
+    if server:
+        assert name in databases_on(server)
     assert mark_existed("--reuse-db", "--create-db") is False  # rebuilt from scratch
     assert mark_existed() is False  # no reuse: a fresh database ...
-    if project.server:
-        assert "test_tbapp" not in databases_on(project.server)  # ... dropped at the end
+    if server:
+        assert name not in databases_on(server)  # ... dropped at the end
 
 
 XDIST = """
@@ -227,14 +235,15 @@ def test_x(testbed):
 def test_app_database_already_named_test_gets_a_test_database_of_its_own(
     pytester: pytest.Pytester, databases_on: Check, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # The app's own database is test_tbapp: its test database is test_test_tbapp, as in Django.
+    # The app's own database is test_x: its test database is test_test_x, as in Django.
     server = SERVERS["postgresql"]
     assert server is not None
-    monkeypatch.setenv("DATABASE_URL", server + "test_tbapp")
+    own = f"test_tbself_{os.getpid()}"  # a name no other run on the server uses
+    monkeypatch.setenv("DATABASE_URL", server + own)
     project = Project(pytester, None)
-    project.write("def test_x(testbed):\n    assert testbed.url.database == 'test_test_tbapp'\n")
+    project.write(f"def test_x(testbed):\n    assert testbed.url.database == 'test_{own}'\n")
     project.run().assert_outcomes(passed=1)
-    assert "test_tbapp" not in databases_on(server)
+    assert own not in databases_on(server)
 
 
 def test_server_url_naming_the_apps_own_database_is_refused(
@@ -242,13 +251,14 @@ def test_server_url_naming_the_apps_own_database_is_refused(
 ) -> None:
     server = SERVERS["postgresql"]
     assert server is not None
-    monkeypatch.setenv("DATABASE_URL", server + "test_tbapp")
+    own = f"test_tbself_{os.getpid()}"  # a name no other run on the server uses
+    monkeypatch.setenv("DATABASE_URL", server + own)
     project = Project(pytester, None)
     project.write(UNSAFE)
-    result = project.run("--testbed-db-url", server + "test_tbapp")
+    result = project.run("--testbed-db-url", server + own)
     assert result.ret == pytest.ExitCode.USAGE_ERROR  # the run stops before any test
-    result.stderr.fnmatch_lines(["*refusing to create 'test_tbapp'*the app uses outside tests*"])
-    assert "test_tbapp" not in databases_on(server)
+    result.stderr.fnmatch_lines([f"*refusing to create '{own}'*the app uses outside tests*"])
+    assert own not in databases_on(server)
 
 
 def test_unreachable_server_is_one_clear_error(sqlite_project: Project) -> None:
