@@ -8,7 +8,6 @@ Used as a context manager, with no pytest in sight::
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import threading
 from collections.abc import Callable, Iterable
@@ -22,9 +21,15 @@ from sqlalchemy.schema import CreateIndex, CreateTable
 
 from fastapi_testbed.bridge import LoopThread
 from fastapi_testbed.engines import AnyEngine, create_test_engine, dispose, run_sync
-from fastapi_testbed.errors import MISSING_TABLES, SCHEMA_FAILED, UNREACHABLE, TestbedError
+from fastapi_testbed.errors import (
+    MISSING_TABLES,
+    SCHEMA_FAILED,
+    UNREACHABLE,
+    TestbedError,
+    first_line,
+)
 from fastapi_testbed.ownership import Claim, Marker
-from fastapi_testbed.urls import check_test_database, render
+from fastapi_testbed.urls import check_test_database, render, script_location
 
 __all__ = ["TestDatabase", "empty_tables"]
 
@@ -205,7 +210,7 @@ class TestDatabase:
                 for index in sorted(table.indexes, key=lambda index: str(index.name)):
                     digest.update(str(CreateIndex(index).compile(dialect=dialect)).encode())
         if self.alembic_ini is not None:
-            folder = _script_location(self.alembic_ini)
+            folder = script_location(self.alembic_ini)
             for path in sorted(folder.rglob("*")) if folder.is_dir() else []:
                 if path.is_file() and "__pycache__" not in path.parts:
                     digest.update(str(path.relative_to(folder)).encode())
@@ -230,14 +235,14 @@ class TestDatabase:
             if isinstance(exc, OSError) or getattr(exc, "connection_invalidated", False):
                 raise TestbedError(
                     UNREACHABLE.format(
-                        url=render(self.url), source=self.source, error=_first_line(exc)
+                        url=render(self.url), source=self.source, error=first_line(exc)
                     )
                 ) from exc
             how = "alembic upgrade head" if self.alembic_ini is not None else "metadata.create_all"
             setting = "alembic_ini" if self.alembic_ini is not None else "metadata"
             raise TestbedError(
                 SCHEMA_FAILED.format(
-                    url=render(self.url), how=how, error=_first_line(exc), setting=setting
+                    url=render(self.url), how=how, error=first_line(exc), setting=setting
                 )
             ) from exc
 
@@ -351,21 +356,3 @@ def empty_tables(connection: Connection, names: list[str]) -> None:
         return
     for name in names:
         connection.exec_driver_sql(f"DELETE FROM {quote(name)}")
-
-
-def _script_location(ini: Path) -> Path:
-    """The folder of the migrations an alembic.ini points at."""
-    import configparser
-
-    parser = configparser.ConfigParser(interpolation=None)
-    with contextlib.suppress(OSError, configparser.Error):
-        parser.read(ini, encoding="utf-8")
-    location = parser.get("alembic", "script_location", fallback="alembic")
-    location = location.replace("%(here)s", str(ini.parent))
-    return Path(location) if Path(location).is_absolute() else ini.parent / location
-
-
-def _first_line(exc: BaseException) -> str:
-    cause = getattr(exc, "orig", None) or exc
-    lines = str(cause).strip().splitlines()
-    return f"{type(cause).__name__}: {lines[0] if lines else ''}"

@@ -9,6 +9,13 @@ from __future__ import annotations
 __all__ = ["TestbedError"]
 
 
+def first_line(exc: BaseException) -> str:
+    """The driver's error behind ``exc`` (SQLAlchemy's wrapper unwrapped), as one line."""
+    cause = getattr(exc, "orig", None) or exc
+    lines = str(cause).strip().splitlines()
+    return f"{type(cause).__name__}: {lines[0] if lines else ''}"
+
+
 class TestbedError(Exception):
     """Bad configuration or a refused database operation; the message says how to fix it."""
 

@@ -23,7 +23,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -40,6 +40,7 @@ from fastapi_testbed.errors import (
     UNOWNED_DATABASE,
     UNREACHABLE,
     TestbedError,
+    first_line,
 )
 from fastapi_testbed.urls import SETTING, family, identity, render
 
@@ -90,13 +91,6 @@ class Claim:
     name: str
     existed: bool
     marker: Marker | None  # None: nothing there, or a database taken over with --create-db
-    reports: list[str] = field(default_factory=list)
-
-
-def _first_line(exc: BaseException) -> str:
-    cause = getattr(exc, "orig", None) or exc
-    lines = str(cause).strip().splitlines()
-    return f"{type(cause).__name__}: {lines[0] if lines else ''}"
 
 
 _AUTH_CODES = {"28000", "28P01", "1044", "1045", "1698"}
@@ -124,18 +118,18 @@ def server_error(exc: BaseException, *, url: URL, source: str, statement: str) -
     if is_login_refused(exc):
         return TestbedError(
             AUTH_FAILED.format(
-                url=render(url), source=source, error=_first_line(exc), setting=SETTING
+                url=render(url), source=source, error=first_line(exc), setting=SETTING
             )
         )
     if isinstance(exc, OSError | OperationalError | InterfaceError) or (
         isinstance(exc, DBAPIError) and exc.connection_invalidated
     ):
         return TestbedError(
-            UNREACHABLE.format(url=render(url), source=source, error=_first_line(exc))
+            UNREACHABLE.format(url=render(url), source=source, error=first_line(exc))
         )
     return TestbedError(
         SERVER_REFUSED.format(
-            url=render(url), statement=statement, error=_first_line(exc), setting=SETTING
+            url=render(url), statement=statement, error=first_line(exc), setting=SETTING
         )
     )
 
@@ -307,10 +301,6 @@ class Folder:
         self.path = path
         self._files: dict[str, IO[str]] = {}
 
-    @property
-    def held(self) -> set[str]:
-        return set(self._files)
-
     def _marker_path(self, name: str) -> Path:
         return self.path / f"{name}.testbed"
 
@@ -447,7 +437,6 @@ class Ownership:
         self.run_folders = RunFolders()
         self.servers: dict[Any, Server | Folder] = {}
         self.claims: dict[Any, Claim] = {}
-        self.swept: list[str] = []
 
     def loop(self) -> LoopThread:
         """The thread of the admin connections of async drivers: its own, not the binder's,
@@ -488,7 +477,6 @@ class Ownership:
                     _, marker = server.lookup(name)
                     if marker is not None and not marker.keep:
                         server.drop(name)
-                        self.swept.append(name)
                 finally:
                     server.unlock(name)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib.util
 import re
@@ -128,20 +129,22 @@ def _modules(paths: list[str | None]) -> list[str]:
     return modules
 
 
-def _alembic_env_source(ini: Path) -> str | None:
-    """The text of the env.py an alembic.ini points at (an async env.py means an async app)."""
+def script_location(ini: Path) -> Path:
+    """The folder of the migrations an alembic.ini points at (read without running Alembic)."""
     import configparser
 
     parser = configparser.ConfigParser(interpolation=None)
-    try:
+    with contextlib.suppress(OSError, configparser.Error):
         parser.read(ini, encoding="utf-8")
-        location = parser.get("alembic", "script_location", fallback="alembic")
-    except (OSError, configparser.Error):
-        return None
+    location = parser.get("alembic", "script_location", fallback="alembic")
     location = location.replace("%(here)s", str(ini.parent))
-    env = Path(location) if Path(location).is_absolute() else ini.parent / location
+    return Path(location) if Path(location).is_absolute() else ini.parent / location
+
+
+def _alembic_env_source(ini: Path) -> str | None:
+    """The text of the env.py an alembic.ini points at (an async env.py means an async app)."""
     try:
-        return (env / "env.py").read_text(encoding="utf-8")
+        return (script_location(ini) / "env.py").read_text(encoding="utf-8")
     except OSError:
         return None
 
