@@ -12,6 +12,7 @@ urllib3, botocore and aiohttp all end in `socket.connect`, so that is what is gu
 from __future__ import annotations
 
 import contextlib
+import functools
 import ipaddress
 import socket
 import sys
@@ -46,6 +47,12 @@ STRAYS = (
     "@pytest.mark.allow_network."
 )
 _LOCAL_NAMES = frozenset({"localhost", "localhost.localdomain", "testserver", "test"})
+_RESOLVED: dict[frozenset[str], set[str]] = {}  # allowed hosts -> their addresses
+
+
+@functools.cache
+def _hostname() -> str:
+    return socket.gethostname()
 
 
 class StrayRequestError(AssertionError):
@@ -84,11 +91,15 @@ class NetworkGuard:
         self._saved: dict[str, Any] = {}
 
     def _resolve_allowed(self) -> set[str]:
-        addresses = set(self.allowed)
-        for host in self.allowed:
-            # an unresolvable allowed host simply allows nothing more
-            with contextlib.suppress(OSError):
-                addresses |= {str(info[4][0]) for info in socket.getaddrinfo(host, None)}
+        key = frozenset(self.allowed)
+        addresses = _RESOLVED.get(key)
+        if addresses is None:  # once per set of hosts and process, not once per test
+            addresses = set(self.allowed)
+            for host in self.allowed:
+                # an unresolvable allowed host simply allows nothing more
+                with contextlib.suppress(OSError):
+                    addresses |= {str(info[4][0]) for info in socket.getaddrinfo(host, None)}
+            _RESOLVED[key] = addresses
         return addresses
 
     def check(self, address: Any, family: int) -> None:
@@ -103,7 +114,7 @@ class NetworkGuard:
 
     def __enter__(self) -> NetworkGuard:
         self._addresses = self._resolve_allowed()
-        self._hostname = socket.gethostname()
+        self._hostname = _hostname()
         guard = self
         original_connect = socket.socket.connect
         original_connect_ex = socket.socket.connect_ex

@@ -3,6 +3,7 @@ beside it (mail, s3, http, network, overrides, queries, factories, services)."""
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
@@ -192,14 +193,19 @@ def s3(_testbed_aws: Any) -> Iterator[Any]:
 
 # --- outbound HTTP ------------------------------------------------------------------------------
 def _allowed_hosts(services: FakeServices, request: pytest.FixtureRequest) -> list[str]:
-    from sqlalchemy.engine import make_url
-
     settings = request.config.stash[SETTINGS_KEY]
     hosts = services.allowed_hosts
     url = os.environ.get(settings.database_url_env)
     if url:
-        hosts.append(make_url(url).host or "")
+        hosts.append(_host_of(url))
     return hosts
+
+
+@functools.lru_cache(maxsize=8)
+def _host_of(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).host or ""
 
 
 @pytest.fixture(autouse=True)
