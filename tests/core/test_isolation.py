@@ -379,3 +379,42 @@ def test_truncate_isolation_commits_then_empties(project: Project) -> None:
     result = project.run()
     result.assert_outcomes(passed=2, errors=1)
     result.stdout.fnmatch_lines(["*@pytest.mark.testbed got isolation='bogus'; expected*"])
+
+
+ROUND_TRIPS = """
+import pytest
+from sqlalchemy import text
+
+pytestmark = pytest.mark.anyio
+LOGGED = []  # what asyncpg sends by the simple query protocol (prepared statements are not logged)
+
+
+async def driver_of(db_session):
+    connection = await db_session.connection()
+    return (await connection.get_raw_connection()).driver_connection
+
+
+async def test_1_listen(db_session):
+    (await driver_of(db_session)).add_query_logger(lambda record: LOGGED.append(record.query))
+    assert (await db_session.execute(text("SELECT 1"))).scalar() == 1
+
+
+async def test_2_a_test(db_session):
+    assert (await db_session.execute(text("SELECT 1"))).scalar() == 1
+    LOGGED.clear()  # what ran before the statement was logged while the statement ran
+
+
+async def test_3_what_test_2_sent(db_session):
+    await db_session.execute(text("SELECT 1"))  # the loggers run when the driver's loop does
+    # no BEGIN and no SAVEPOINT of its own: the ROLLBACK that ended test 1 began them; its own
+    # ROLLBACK begins test 3's in the same round trip
+    assert LOGGED == ["ROLLBACK; BEGIN; SAVEPOINT tb_1"]
+"""
+
+
+def test_asyncpg_begins_the_next_test_in_the_rollbacks_round_trip(
+    pytester: pytest.Pytester,
+) -> None:
+    project = Project(pytester, SERVERS["postgresql"])
+    build(project, ROUND_TRIPS)
+    project.run().assert_outcomes(passed=3)
