@@ -31,6 +31,7 @@ from benchmarks.patterns import PATTERNS, RUNNERS
 from benchmarks.results import Measurements, from_json
 from benchmarks.servers import DRIVERS, Database, databases
 from benchmarks.suites import (
+    APP_ONLY,
     Suite,
     write_first_test_suite,
     write_nothing,
@@ -79,6 +80,7 @@ class Bench:
             for schema in SCHEMAS
         }
         self.bare = write_first_test_suite(root, None, "metadata")
+        self.app_only = write_first_test_suite(root, APP_ONLY, "metadata")
         self.parallel = [
             write_parallel_suite(root, PATTERNS[pattern], tests=measurements.parallel_tests)
             for pattern in PARALLEL_PATTERNS
@@ -174,8 +176,10 @@ class Bench:
             self.m.test_ms[target.name, suite.runner.name, suite.pattern.name, kind, number] = ms
 
     def first_tests(self, target: Database, number: int) -> None:
-        """Time to the first test: bare, then per schema: plugin cold, plugin warm, hand-written."""
+        """Time to the first test: bare, the app's import alone, then per schema: plugin cold,
+        plugin warm, hand-written."""
         self.timed(self.bare, target, ("bare", "metadata", "cold"), number)
+        self.timed(self.app_only, target, ("app", "metadata", "cold"), number)
         for schema in SCHEMAS:
             suite = self.first["plugin", schema]
             self.forget_reused(suite, target)

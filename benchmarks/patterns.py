@@ -322,20 +322,22 @@ class Pattern:
     plugin: str | None = None  # "testbed" or "sqla": the pytest plugin it needs loaded
     given_database: bool = False  # the benchmark creates its database (pytest-sqla never does)
     test_share: int = 1  # runs 1/test_share of the tests: a pattern 30 times slower needs fewer
+    imports: str = APP_IMPORTS  # the top of its conftest
+    own_database: bool = True  # a hand-written conftest creates and drops its database
 
     def tests(self, tests: int) -> int:
         return max(4, tests // self.test_share)
 
     @property
     def hand_written(self) -> bool:
-        return self.body is not None and self.plugin is None
+        return self.body is not None and self.plugin is None and self.own_database
 
     def conftest(self, runner: Runner, *, schema: str = "metadata") -> str | None:
         """The text of tests/conftest.py for this runner, or None where none is needed."""
         if self.body is None:
             return dedent(ANYIO_BACKEND).lstrip() if runner.name == "anyio" else None
         own_database = (SERVER_DATABASE, SCHEMA_BY[schema]) if self.hand_written else ()
-        parts = (runner.header, APP_IMPORTS, *own_database, self.body)
+        parts = (runner.header, self.imports, *own_database, self.body)
         return "\n\n\n".join(dedent(part).strip("\n") for part in parts if part) + "\n"
 
 

@@ -9,6 +9,8 @@ Three kinds of suite, each a folder of its own under the benchmark's temporary d
 * first-test suites: one ``db_session`` + ``select 1`` test, timed from the launch of pytest to
   its end (time to the first test: database, schema, app, connection), schema by
   ``create_all`` or by ``alembic upgrade head``; ``bare``: one empty test, pytest's start-up;
+  ``app``: one empty test after a conftest that only imports the app (FastAPI, pydantic,
+  SQLAlchemy, the engine's driver), what every pattern pays before its first test;
 * the parallel suites: ``test_api`` only, run with ``-n 0`` and ``-n 2``, with the plugin and,
   for comparison, with the hand-written conftest (which gives each xdist worker its database).
 
@@ -81,6 +83,19 @@ BARE_TEST = """
 TIMING_PLUGIN = Path(__file__).with_name("timing.py")  # copied into each suite: bench_timing.py
 
 BARE = Pattern("bare", "pytest alone", None, kinds=())
+
+APP_ONLY_IMPORTS = """
+    import os
+
+    os.environ["DATABASE_URL"] = os.environ["BENCH_DATABASE_URL"]  # the engine's driver, too
+
+    import bench_app.main  # noqa: E402, F401
+    """
+
+# No plugin, no database: pytest's start-up plus the app's import, nothing else.
+APP_ONLY = Pattern(
+    "app", "pytest + importing the app", "", kinds=(), imports=APP_ONLY_IMPORTS, own_database=False
+)
 
 PLUGIN_OPTIONS = {
     "testbed": ("-p", "no:testbed", "-p", "no:testbed_fakes"),
@@ -165,11 +180,14 @@ def write_per_test_suite(root: Path, pattern: Pattern, runner: Runner, *, tests:
 
 
 def write_first_test_suite(root: Path, pattern: Pattern | None, schema: str) -> Suite:
-    """One test, timed to its end; ``pattern`` None: the bare suite, no database at all."""
+    """One test, timed to its end; ``pattern`` None: the bare suite, no database at all.
+
+    A pattern with no kinds of test (bare, app) runs one empty test.
+    """
     runner = RUNNERS["asyncio"]
     pattern = pattern or BARE
     name = f"first-{pattern.name}-{schema}"
-    test = FIRST_TEST if pattern is not BARE else BARE_TEST
+    test = FIRST_TEST if pattern.kinds else BARE_TEST
     _project(root / name, pattern, runner, schema=schema, tests=_block(test))
     return Suite(name, root / name, pattern, runner, 1, _options(pattern, runner), schema)
 

@@ -7,11 +7,12 @@ as it is with the plugin; httpx for a project that has only httpx.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from asgi_lifespan import LifespanManager
+
+from fastapi_testbed.tasks import tasks_left_behind_cancelled
 
 if TYPE_CHECKING:
     import httpx2 as httpx
@@ -29,27 +30,6 @@ __all__ = [
     "make_sync_client",
     "tasks_left_behind_cancelled",
 ]
-
-LEFTOVER_TIMEOUT = 5.0
-
-
-@asynccontextmanager
-async def tasks_left_behind_cancelled() -> AsyncIterator[None]:
-    """Cancel the tasks started inside the block that are still running when it ends.
-
-    asyncio.gather() keeps the other requests running after one fails; left alone they would
-    wake up in the next test, on a connection that is gone, holding locks that test waits for.
-    """
-    before = asyncio.all_tasks()
-    try:
-        yield
-    finally:
-        current = asyncio.current_task()
-        left = [t for t in asyncio.all_tasks() - before if t is not current and not t.done()]
-        for task in left:
-            task.cancel()
-        if left:
-            await asyncio.wait(left, timeout=LEFTOVER_TIMEOUT)
 
 
 class LifespanTransport(httpx.AsyncBaseTransport):

@@ -6,19 +6,16 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sqlalchemy.engine import URL, make_url
-
-from fastapi_testbed.config import Settings
 from fastapi_testbed.errors import BAD_ENV_PLACEHOLDER, BAD_URL, TestbedError
-from fastapi_testbed.ownership import Ownership
-from fastapi_testbed.urls import (
-    DEFAULT_URL,
-    SETTING,
-    TestUrls,
-    detect_async,
-    project_name,
-)
+
+if TYPE_CHECKING:  # the plugin calls inherit_original_environment() in every project
+    from sqlalchemy.engine import URL
+
+    from fastapi_testbed.config import Settings
+    from fastapi_testbed.ownership import Ownership
+    from fastapi_testbed.urls import TestUrls
 
 __all__ = ["Environment", "prepare_environment"]
 
@@ -72,7 +69,12 @@ def inherit_original_environment() -> None:
     os.environ.pop(ORIGINAL_ENV, None)
 
 
-def _parse(value: str, source: str, setting: str = SETTING) -> URL:
+def _parse(value: str, source: str, setting: str | None = None) -> URL:
+    from sqlalchemy.engine import make_url
+
+    from fastapi_testbed.urls import SETTING
+
+    setting = setting or SETTING
     try:
         return make_url(value)
     except Exception:  # SQLAlchemy's ArgumentError and friends: one message instead
@@ -107,6 +109,8 @@ def prepare_environment(
     The names are claimed (see ownership.py) as they are mapped, unless ``claim`` is false
     (``--collect-only`` reaches no server); on an error every claim is released.
     """
+    from fastapi_testbed.ownership import Ownership
+
     ownership = Ownership(
         take_over=settings.create_db,
         reuse=settings.reuse_db,
@@ -123,6 +127,10 @@ def prepare_environment(
 def _prepare(
     settings: Settings, *, worker: str | None, ownership: Ownership, claim: bool
 ) -> Environment:
+    from sqlalchemy.engine import make_url
+
+    from fastapi_testbed.urls import DEFAULT_URL, TestUrls, detect_async, project_name
+
     is_async = detect_async(settings)
     server = (
         _parse(settings.database_url, settings.source("database_url"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -19,7 +19,9 @@ from fastapi_testbed.errors import (
     SYNC_SESSION_IN_SYNC_TEST,
     TestbedError,
 )
-from fastapi_testbed.testbed import ISOLATIONS, Runtime, Testbed
+
+if TYPE_CHECKING:  # imported when a hook or fixture runs: the plugin loads without SQLAlchemy
+    from fastapi_testbed.testbed import Runtime, Testbed
 
 __all__ = [
     "RUNTIME_KEY",
@@ -38,7 +40,7 @@ __all__ = [
 ]
 
 ENVIRONMENT_KEY = pytest.StashKey[Any]()
-RUNTIME_KEY = pytest.StashKey[Runtime]()
+RUNTIME_KEY = pytest.StashKey["Runtime"]()
 SCOPE_KEY = pytest.StashKey[Any]()
 TRANSPORT_KEY = pytest.StashKey[Any]()
 
@@ -79,6 +81,8 @@ def isolation_of(item: pytest.Item, *, strict: bool = True) -> str:
     marker = item.get_closest_marker("testbed")
     if marker is None:
         return "transaction"
+    from fastapi_testbed.testbed import ISOLATIONS
+
     isolation = marker.kwargs.get("isolation", "transaction")
     if marker.args or set(marker.kwargs) - {"isolation"} or isolation not in ISOLATIONS:
         if not strict:
@@ -112,6 +116,8 @@ def session_fixture(request: pytest.FixtureRequest, name: str) -> Any:
 @pytest.fixture
 def testbed(request: pytest.FixtureRequest) -> Iterator[Testbed]:
     """The app, the test database and this test's isolation (see :class:`Testbed`)."""
+    from fastapi_testbed.testbed import Testbed
+
     isolation_of(request.node)
     runtime: Runtime = session_fixture(request, "_testbed_runtime")
     scope = request.node.stash[SCOPE_KEY]

@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 
 from fastapi_testbed import stopping
-from fastapi_testbed.client import tasks_left_behind_cancelled
 from fastapi_testbed.config import SETTINGS_KEY, describe_suite, resolve_settings
 from fastapi_testbed.errors import RUN_STOPPED, TestbedError
 from fastapi_testbed.fixtures import (
@@ -32,7 +31,9 @@ from fastapi_testbed.fixtures import (
     testbed_data,
     testbed_settings,
 )
-from fastapi_testbed.urls import render
+
+# Loading the plugin imports no SQLAlchemy, httpx or asgi-lifespan: a project without a
+# [tool.testbed] table never pays for them, and one with it imports them when the hooks run.
 
 STOP_KEY = pytest.StashKey[str]()  # a test's: the message of the error that stops the run
 
@@ -263,6 +264,8 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     settings = config.stash.get(SETTINGS_KEY, None)
     if settings is None:
         return []
+    from fastapi_testbed.urls import render
+
     runtime = config.stash[RUNTIME_KEY]
     where = f"[tool.testbed] in {settings.pyproject}"
     schema = ", ".join(
@@ -312,6 +315,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def _around_async_test(item: pytest.Function, function: Any) -> Any:
+    from fastapi_testbed.tasks import tasks_left_behind_cancelled
+
     # Runs in the test's own task on the test's loop, whichever plugin drives it.
     @functools.wraps(function)
     async def run_test(*args: Any, **kwargs: Any) -> Any:

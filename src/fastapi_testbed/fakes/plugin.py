@@ -13,7 +13,6 @@ import pytest
 
 from fastapi_testbed.config import SETTINGS_KEY, Settings
 from fastapi_testbed.fakes.extras import MissingExtraError
-from fastapi_testbed.fakes.services import MAIL_NOT_CONFIGURED, FakeServices
 
 __all__ = [
     "assert_max_queries",
@@ -25,10 +24,11 @@ __all__ = [
     "s3",
 ]
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # each fake's module is imported when its hook or fixture runs
     from fastapi_testbed.environment import Environment
+    from fastapi_testbed.fakes.services import FakeServices
 
-SERVICES_KEY = pytest.StashKey[FakeServices]()
+SERVICES_KEY = pytest.StashKey["FakeServices"]()
 CALL_FAILED_KEY = pytest.StashKey[bool]()
 NETWORK_KEY = pytest.StashKey[Any]()
 
@@ -51,6 +51,8 @@ def pytest_testbed_environment(
     # Called by the core once the test database is exported and before any conftest is
     # imported: the app may read the SMTP and S3 variables at import time. Without a
     # [tool.testbed] table the core never calls it, and the fakes stay dormant.
+    from fastapi_testbed.fakes.services import FakeServices
+
     early_config = config
     try:
         services = FakeServices(settings.table, settings.root, settings.pyproject).start()
@@ -137,6 +139,8 @@ def mail_outbox(request: pytest.FixtureRequest) -> Iterator[Any]:
             assert mail_outbox[0].to == ["ada@example.com"]
             token = mail_outbox[0].link("/reset").rsplit("token=", 1)[1]
     """
+    from fastapi_testbed.fakes.services import MAIL_NOT_CONFIGURED
+
     services = _services(request)
     if services is None or not services.mail_configured:
         _fail(MAIL_NOT_CONFIGURED)

@@ -17,11 +17,13 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi_testbed.fakes.extras import MissingExtraError
-from fastapi_testbed.fakes.mail import MailSink, SendFunctionReplacement, SMTPCapture
 from fastapi_testbed.fakes.network import HttpxStrayHook
+
+if TYPE_CHECKING:  # the mail fake is imported by a project that configures mail, when it runs
+    from fastapi_testbed.fakes.mail import MailSink, SendFunctionReplacement, SMTPCapture
 
 __all__ = ["BAD_KEY", "MAIL_NOT_CONFIGURED", "FakeServices"]
 
@@ -42,7 +44,6 @@ class FakeServices:
         self.table = table
         self.root = root
         self.pyproject = pyproject or root / "pyproject.toml"
-        self.sink = MailSink()
         self.smtp: SMTPCapture | None = None
         self.smtp_error: MissingExtraError | None = None
         self.s3: Any = None  # a FakeS3 when [tool.testbed] names buckets or an endpoint variable
@@ -82,12 +83,21 @@ class FakeServices:
     def mail_configured(self) -> bool:
         return bool(self.table.get("smtp_host_env") or self.table.get("mail_send_function"))
 
+    @cached_property
+    def sink(self) -> MailSink:
+        """Where the mails the app sends during a test end up."""
+        from fastapi_testbed.fakes.mail import MailSink
+
+        return MailSink()
+
     # --- lifecycle ------------------------------------------------------------------------------
     def start(self) -> FakeServices:
         host_env = self._get("smtp_host_env", str, "a variable name")
         port_env = self._get("smtp_port_env", str, "a variable name")
         self._get("mail_send_function", str, 'a "module:function" string')
         if host_env or port_env:
+            from fastapi_testbed.fakes.mail import SMTPCapture
+
             try:
                 self.smtp = SMTPCapture(self.sink).start()
             except MissingExtraError as error:
@@ -165,6 +175,8 @@ class FakeServices:
             yield
             return
         if self._send_function is None:
+            from fastapi_testbed.fakes.mail import SendFunctionReplacement
+
             self._send_function = SendFunctionReplacement(target, self.sink.deliver, self.root)
         with self._send_function:
             yield
