@@ -91,37 +91,38 @@ class Group:
         self.is_async = is_async
         self.dialect = dialect
         self.database = binder.database_for(url, is_async=is_async)
-        self.idle: SharedConnection | None = None  # the last test's connection, between tests
+        self.idle: tuple[Any, Any] | None = None  # (pooled connection, its pool) between tests
 
-    def take_idle(self, engine: Engine) -> SharedConnection | None:
-        """The last test's connection, if it came from ``engine``'s pool (no checkout)."""
+    def take_idle(self, engine: Engine) -> Any:
+        """The connection the last test used, if it came from ``engine``'s pool (no checkout)."""
         idle, self.idle = self.idle, None
         if idle is None:
             return None
-        if idle.owner_pool is engine.pool and idle.owner.dbapi_connection is not None:
-            return idle
-        self.release(idle)
+        owner, pool = idle
+        if pool is engine.pool and owner.dbapi_connection is not None:
+            return owner
+        self.release(owner)
         return None
 
-    def keep_idle(self, connection: SharedConnection) -> None:
+    def keep_idle(self, owner: Any, pool: Any) -> None:
         """Keep a test's connection, its transaction rolled back, for the next test."""
         if self.idle is not None:
-            self.release(self.idle)
-        self.idle = connection
+            self.release(self.idle[0])
+        self.idle = (owner, pool)
 
     def release_idle(self) -> None:
         idle, self.idle = self.idle, None
         if idle is not None:
-            self.release(idle)
+            self.release(idle[0])
 
-    def release(self, connection: SharedConnection) -> None:
+    def release(self, owner: Any) -> None:
         """Give a kept connection back to its pool."""
         from sqlalchemy.util.concurrency import in_greenlet
 
         if self.is_async and not in_greenlet():  # the sync facade needs a greenlet on the loop
-            self.binder.run_in_greenlet(connection.release)
+            self.binder.run_in_greenlet(owner.close)
         else:
-            connection.release()
+            owner.close()
 
     def checkout(self, engine: Engine) -> Any:
         """The DBAPI connection ``engine`` hands out now (see the module docstring)."""
@@ -193,22 +194,16 @@ class Scope:
             return self.connections.get(group) or self._open(group, engine)
 
     def _open(self, group: Group, engine: Engine) -> SharedConnection:
-        idle = group.take_idle(engine)  # the last test's, its pool and records kept too
-        owner = idle.owner if idle is not None else _ORIGINAL_RAW_CONNECTION(engine)
+        owner = group.take_idle(engine) or _ORIGINAL_RAW_CONNECTION(engine)
         engine.dialect._testbed_initialized = True  # type: ignore[attr-defined]
         if group.url.get_backend_name() == "sqlite":
             execute(owner, "BEGIN")
         existing = self.connections.get(group)
         if existing is not None:  # another task opened it while this one waited on the driver
-            if idle is None or idle.script is None:
-                type(group.dialect).do_rollback(group.dialect, owner)
-            if idle is not None:
-                group.keep_idle(idle)
-            else:
-                owner.close()
+            type(group.dialect).do_rollback(group.dialect, owner)
+            owner.close()
             return existing
-        connection = idle.reopen() if idle is not None else SharedConnection(group, owner, engine)
-        self.connections[group] = connection
+        connection = self.connections[group] = SharedConnection(group, owner, engine)
         self.touched.add(group.database)
         return connection
 

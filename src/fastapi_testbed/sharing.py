@@ -12,7 +12,6 @@ and ``commit()``, Core statements, sync and async alike.
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -65,36 +64,7 @@ class SharedConnection:
         self.closing = False  # the test is over: savepoints end with the final rollback
         self.pool = _SharedPool(lambda: self.raw, dialect=group.dialect)
         self.pool.shared = self
-        # Where the driver takes several statements in one round trip, the plugin says BEGIN
-        # and ROLLBACK itself: the first SAVEPOINT goes with the BEGIN, and the end of a test
-        # begins the next one's transaction and savepoint in its ROLLBACK's round trip.
-        self.script = _script_of(self.raw)
-        self.begun = False  # the plugin's own BEGIN ran (scripted connections)
-        self.premade: str | None = None  # a savepoint begun with the last ROLLBACK, unused yet
-        self._isolation = getattr(self.raw, "isolation_level", None)
-        if self.script is not None:
-            self.raw.isolation_level = "autocommit"  # the driver's adapter begins nothing
         _SHARED[id(self.raw)] = self
-
-    def reopen(self) -> SharedConnection:
-        """The same connection for the next test (the last one rolled its transaction back)."""
-        self.open.clear()
-        self.written.clear()
-        self.invalidated = self.closing = False
-        _SHARED[id(self.raw)] = self
-        return self
-
-    def release(self) -> None:
-        """Give the connection back to its pool as the pool gave it (in a greenlet if async)."""
-        _SHARED.pop(id(self.raw), None)
-        try:
-            if self.script is not None:
-                if self.begun:
-                    self.begun, self.premade = False, None
-                    self.script("ROLLBACK")
-                self.raw.isolation_level = self._isolation
-        finally:
-            self.owner.close()
 
     def checkout(self) -> Any:
         return self.pool.connect()
@@ -111,13 +81,7 @@ class SharedConnection:
         # one is on its way to the server, must see it (else its RELEASE silently takes this one)
         self.open.append(name)
         try:
-            if self.premade == name and len(self.open) == 1:
-                self.premade = None  # begun with the last test's ROLLBACK; nothing ran since
-            elif self.script is not None and not self.begun:
-                self.script(f"BEGIN; SAVEPOINT {name}")
-                self.begun = True
-            else:
-                execute(fairy, f"SAVEPOINT {name}")
+            execute(fairy, f"SAVEPOINT {name}")
         except BaseException:
             if name in self.open:
                 self.open.remove(name)
@@ -158,37 +122,12 @@ class SharedConnection:
             self.owner.invalidate()
             return
         try:
-            if self.script is None:
-                type(dialect).do_rollback(dialect, self.raw)
-            elif self.begun:
-                self.premade = None
-                self.script("ROLLBACK; BEGIN; SAVEPOINT tb_1")
-                self.premade = "tb_1"
+            type(dialect).do_rollback(dialect, self.raw)
         except Exception:
             self.owner.invalidate()
             raise
         # kept checked out for the next test: no pool return, no reset ROLLBACK, no checkout
-        self.group.keep_idle(self)
-
-
-def _script_of(raw: Any) -> Callable[[str], None] | None:
-    """How to send several statements in one round trip on ``raw``, if its driver can.
-
-    asyncpg's ``execute()`` without arguments uses PostgreSQL's simple query protocol, which
-    takes a script. (psycopg could too; MariaDB's drivers connect without multi-statements.)
-    """
-    asyncpg = sys.modules.get("sqlalchemy.dialects.postgresql.asyncpg")
-    adapter = getattr(asyncpg, "AsyncAdapt_asyncpg_connection", None)
-    if adapter is None or not isinstance(raw, adapter):
-        return None
-    from sqlalchemy.util import await_
-
-    driver = raw._connection
-
-    def script(statements: str) -> None:
-        await_(driver.execute(statements))
-
-    return script
+        self.group.keep_idle(self.owner, self.owner_pool)
 
 
 class _SharedPool(StaticPool):
