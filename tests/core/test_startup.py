@@ -16,8 +16,12 @@ import pytest
 
 from tests.conftest import Project, build
 
-# Neither plugin needs these to load; each is imported by what uses it.
+# Neither plugin needs these to load; each is imported by what uses it (the user's stack too).
 HEAVY = (
+    "fastapi",
+    "starlette.testclient",
+    "asyncpg",
+    "alembic",
     "sqlalchemy",
     "httpx",
     "httpx2",
