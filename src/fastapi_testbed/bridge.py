@@ -1,23 +1,21 @@
-"""One event loop, the plugin's, that owns every async driver connection of a session.
+"""One event loop in a background thread that owns every async driver connection of a session.
 
 asyncpg, aiomysql and psycopg connections belong to the event loop that opened them. Tests run
 on loops that pytest-asyncio or anyio create and close (one per test, or one per session), and
 Starlette's TestClient runs the app on a loop of its own in another thread. So the plugin opens
-its connections on a loop of its own and wraps each driver connection in a proxy that runs the
-driver's coroutines on that loop, whichever loop awaits them: the same pooled connection then
-serves every test, the seed-000 style (async test + TestClient) works, and "attached to a
-different loop" cannot happen. The caller's thread runs the plugin's loop for the length of the
-call (see :class:`LoopThread`).
+its connections on this loop and wraps each driver connection in a proxy that runs the driver's
+coroutines here, whichever loop awaits them: the same pooled connection then serves every test,
+the seed-000 style (async test + TestClient) works, and "attached to a different loop" cannot
+happen.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import inspect
-import sys
 import threading
 from collections.abc import Awaitable, Callable, Coroutine
-from contextlib import suppress
 from typing import Any, TypeVar
 
 __all__ = ["LoopThread", "bridged_connect", "driver_connect", "hop_for_dialect"]
@@ -26,149 +24,63 @@ T = TypeVar("T")
 
 
 class LoopThread:
-    """The event loop that owns the plugin's async driver connections, run by whichever thread
-    needs it, one thread at a time (the name is historical: it no longer has a thread of its own).
-
-    A driver call awaited on a test's loop runs the plugin's loop right here, in the test's
-    thread, until the call is done: no hand-off to another thread, no wake-up through a
-    self-pipe, no switch of the GIL. Those cost a local server's round trip again, per statement.
-    A call still running after :data:`SLICE` (or when the test's loop has a timer due sooner: a
-    ``wait_for``, a ``sleep``) is finished by a thread started for it while the test's loop goes
-    on, so timeouts, cancellation and truly concurrent slow queries behave as they would on the
-    app's own loop. Other threads (the app's, Starlette's ``TestClient``) wait for their turn.
-    """
+    """An event loop running in a daemon thread until :meth:`close`."""
 
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
-        self._turn = threading.Lock()
-        self._driver: int | None = None  # the thread running the loop now, if any
+        self._thread = threading.Thread(
+            target=self._serve, name="fastapi-testbed-db-loop", daemon=True
+        )
+        self._thread.start()
+
+    def _serve(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_forever()
 
     @property
     def in_thread(self) -> bool:
-        """True when called from code the loop is running now (a coroutine or callback of it)."""
-        return self._driver == threading.get_ident()
+        """True when called from the loop's own thread."""
+        return threading.current_thread() is self._thread
 
     def run(self, awaitable: Awaitable[T]) -> T:
-        """Run ``awaitable`` on the loop, in this thread, and return its result (blocking)."""
+        """Run ``awaitable`` on the loop and block until it is done (from any other thread)."""
         if self.in_thread:
             raise RuntimeError("LoopThread.run() called from its own loop")
-        coroutine = awaitable if inspect.iscoroutine(awaitable) else _await(awaitable)
-        with self._turn:
-            task: asyncio.Task[T] = self._start(coroutine)
-            self._drive(task)
-        return task.result()
+
+        async def main() -> T:
+            return await awaitable
+
+        return asyncio.run_coroutine_threadsafe(main(), self.loop).result()
 
     async def call(self, coroutine: Coroutine[Any, Any, T]) -> T:
         """Await ``coroutine`` on the loop, from whichever loop awaits this."""
         if self.in_thread:
             return await coroutine
-        outer = asyncio.get_running_loop()
-        with self._turn:
-            task = self._start(coroutine)
-            if self._drive(task, budget=_budget(outer)):
-                return task.result()
-        return await self._finish_in_thread(task, outer)
+        future = asyncio.run_coroutine_threadsafe(coroutine, self.loop)
+        return await asyncio.wrap_future(future)
 
     def call_sync(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Call a plain function as code the loop runs (a driver's transport may be touched)."""
+        """Call a plain function on the loop's thread and return its result."""
         if self.in_thread:
             return function(*args, **kwargs)
+        done: concurrent.futures.Future[T] = concurrent.futures.Future()
 
-        async def invoke() -> T:
-            return function(*args, **kwargs)
+        def invoke() -> None:
+            try:
+                done.set_result(function(*args, **kwargs))
+            except BaseException as exc:  # handed to the caller
+                done.set_exception(exc)
 
-        return self.run(invoke())
+        self.loop.call_soon_threadsafe(invoke)
+        return done.result()
 
     def close(self) -> None:
-        """Finish what is pending on the loop (briefly), then close it."""
-        loop = self.loop
-        if loop.is_closed():
-            return
-        with self._turn:
-            pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
-            for task in pending:
-                task.cancel()
-            if pending:
-                with suppress(Exception):
-                    self._drive(self._start(asyncio.wait(pending, timeout=10)))
-            with suppress(Exception):
-                self._drive(self._start(loop.shutdown_asyncgens()))
-            loop.close()
-
-    # --- running the loop in the caller's thread (the turn held) -----------------------------
-    def _start(self, coroutine: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
+        """Stop the loop and wait for its thread."""
         if self.loop.is_closed():
-            coroutine.close()
-            raise RuntimeError("the plugin's event loop is closed")
-        return self.loop.create_task(coroutine)
-
-    def _drive(self, task: asyncio.Future[Any], budget: float | None = None) -> bool:
-        """Run the loop until ``task`` is done (True) or ``budget`` seconds have passed."""
-        loop = self.loop
-        outer = asyncio._get_running_loop()  # the test's loop, if this thread runs one
-        hooks = sys.get_asyncgen_hooks()
-        self._driver = threading.get_ident()
-        asyncio._set_running_loop(loop)
-        sys.set_asyncgen_hooks(
-            firstiter=loop._asyncgen_firstiter_hook,  # type: ignore[attr-defined]
-            finalizer=loop._asyncgen_finalizer_hook,  # type: ignore[attr-defined]
-        )
-        wake = None if budget is None else loop.call_later(budget, _nothing)
-        try:
-            while not task.done():
-                if wake is not None and wake.when() <= loop.time():
-                    return False
-                loop._run_once()  # type: ignore[attr-defined]
-            return True
-        except BaseException:  # Ctrl-C while waiting on the server: the call is abandoned
-            task.cancel()
-            raise
-        finally:
-            if wake is not None:
-                wake.cancel()
-            sys.set_asyncgen_hooks(*hooks)
-            asyncio._set_running_loop(outer)
-            self._driver = None
-
-    async def _finish_in_thread(self, task: asyncio.Task[T], outer: asyncio.AbstractEventLoop) -> T:
-        """A slow call: a thread runs the plugin's loop until it is done; this loop goes on."""
-        done: asyncio.Future[None] = outer.create_future()
-
-        def settle() -> None:
-            if not done.done():
-                done.set_result(None)
-
-        def finish() -> None:
-            try:
-                with self._turn:
-                    self._drive(task)
-            finally:
-                with suppress(RuntimeError):  # the test's loop is gone: nobody waits
-                    outer.call_soon_threadsafe(settle)
-
-        threading.Thread(target=finish, name="fastapi-testbed-db-loop", daemon=True).start()
-        try:
-            await done
-        except BaseException:  # cancelled (a timeout): the driver call is cancelled too
-            self.loop.call_soon_threadsafe(task.cancel)
-            raise
-        return task.result()
-
-
-SLICE = 0.02  # seconds a driver call may hold the test's loop before a thread takes it over
-
-
-def _budget(outer: asyncio.AbstractEventLoop) -> float:
-    """How long the test's loop can wait for a driver call: its next timer caps the slice."""
-    timers = getattr(outer, "_scheduled", None)
-    if not timers or timers[0].cancelled():
-        return SLICE
-    due: float = timers[0].when() - outer.time()
-    return max(0.001, min(SLICE, due))
-
-
-def _nothing() -> None:
-    pass
+            return
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(timeout=10)
+        self.loop.close()
 
 
 # Sync driver methods that touch the socket or the loop; every other sync method (is_closed(),
@@ -303,8 +215,6 @@ def hop_whole_coroutines(module: Any) -> None:
     def await_(awaitable: Any) -> Any:
         loop = _loop_of(awaitable)
         if loop is not None and not loop.in_thread:
-            # the switch to the awaiting greenlet stays: greenlet_spawn(_require_await=True)
-            # counts it
             awaitable = loop.call(awaitable)
         return original(awaitable)
 
