@@ -8,7 +8,8 @@ a unique violation that leave the test's data and transaction usable, and a save
 the engine's own pooled connections. Async runs add a streamed result (a server-side cursor) and
 the synchronous ``TestClient`` from an async test, so the driver's connection is awaited from
 three loops. Last, bridge.DriverProxy itself: it passes for the driver's class (psycopg's
-``TypeInfo.fetch`` checks) and serves ``async with`` and ``async for`` on the owner loop.
+``TypeInfo.fetch`` checks), serves ``async with`` and ``async for`` on the owner loop, and runs a
+driver coroutine that never waits at once, without a hop to the owner loop's thread.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import textwrap
 from dataclasses import dataclass
+from typing import Any
 
 # Imported once, up front, as tests/conftest.py does for the others: pytester's inline runs drop
 # what a run imported, and C extensions crash when imported twice in one process.
@@ -457,5 +459,89 @@ def test_psycopg_type_info_fetch_through_the_proxy() -> None:
         info, rows = asyncio.run(use())  # a loop other than the connection's
         assert info is not None and info.oid == 23
         assert rows == [{"one": 1}, {"one": 2}]
+    finally:
+        owner.close()
+
+
+class QuietCursor(FakeCursor):
+    """A driver object with a coroutine method that never waits, and one that does."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.threads: list[object] = []
+
+    async def describe(self) -> str:
+        import threading
+
+        self.threads.append(threading.current_thread())
+        self.loops.append(asyncio.get_running_loop())
+        return "described"
+
+    async def execute(self) -> None:
+        import threading
+
+        await asyncio.sleep(0)
+        self.threads.append(threading.current_thread())
+        self.loops.append(asyncio.get_running_loop())
+
+
+def test_a_driver_coroutine_that_never_waits_runs_at_once_as_if_on_the_owner_loop() -> None:
+    import threading
+
+    owner = LoopThread()
+    try:
+        target = QuietCursor()
+        proxy = DriverProxy(target, owner)
+
+        async def use() -> str:
+            described: str = await proxy.describe()
+            await proxy.execute()
+            return described
+
+        assert asyncio.run(use()) == "described"
+        assert target.threads[0] is threading.current_thread()  # no hop to the loop's thread
+        assert target.threads[1] is not threading.current_thread()  # it waits: it hops
+        assert target.loops == [owner.loop, owner.loop]
+    finally:
+        owner.close()
+
+
+def test_aiomysql_crosses_to_the_owner_loop_once_per_statement() -> None:
+    # A hop costs two thread wake-ups (about a local round trip). aiomysql's cursor asked for
+    # three per statement: entering connection.cursor(), the execute, and close().
+    import aiomysql  # type: ignore[import-untyped]
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from fastapi_testbed.bridge import hop_for_dialect
+
+    owner = LoopThread()
+    crossings: list[str] = []
+    plain_call = owner.call
+
+    def counted(coroutine: Any) -> Any:
+        if not owner.in_thread:
+            crossings.append(coroutine.__qualname__)
+        return plain_call(coroutine)
+
+    owner.call = counted  # type: ignore[method-assign]
+    connect = bridged_connect(owner, aiomysql.connect)
+    engine = create_async_engine(
+        MARIADB.format(driver="aiomysql"),
+        async_creator=lambda: connect(host="127.0.0.1", port=3306, user="root"),
+    )
+    hop_for_dialect(engine.sync_engine.dialect)
+
+    async def use() -> list[int]:
+        async with engine.connect() as connection:
+            crossings.clear()
+            first = (await connection.execute(text("SELECT 1"))).scalar_one()
+            second = (await connection.execute(text("SELECT 2"))).scalar_one()
+            counted_ = len(crossings)
+        await engine.dispose()
+        return [first, second, counted_]
+
+    try:
+        assert asyncio.run(use()) == [1, 2, 2], crossings
     finally:
         owner.close()
