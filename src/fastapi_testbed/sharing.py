@@ -28,6 +28,10 @@ __all__ = ["SharedConnection", "install_dialect_overrides", "shared_of"]
 _SHARED: dict[int, SharedConnection] = {}  # id(DBAPI connection) -> the test's connection
 SAVEPOINT_KEY = "_testbed_savepoint"
 WROTE_KEY = "_testbed_wrote"  # a statement other than a completed SELECT ran in the savepoint
+# Where a failed statement leaves the transaction usable, a savepoint is sent only before the
+# first statement of its transaction that is not a SELECT: a transaction that only read needs none
+# (PostgreSQL aborts the whole transaction on any error, so there every savepoint is sent at once).
+LAZY_SAVEPOINTS = frozenset({"mysql", "mariadb", "sqlite"})
 WRITE_SQL = re.compile(r"^\s*(?:UPDATE|DELETE\s+FROM)\s+[\"`\[]?(\w+)", re.IGNORECASE)
 
 
@@ -59,6 +63,8 @@ class SharedConnection:
         self.owner_pool = engine.pool
         self.raw = owner.dbapi_connection
         self.open: list[str] = []
+        self.lazy = group.dialect.name in LAZY_SAVEPOINTS
+        self.unsent: set[str] = set()  # open savepoints not yet sent (lazy: nothing written yet)
         self.written: set[str] = set()  # tables the app updated or deleted from
         self.invalidated = False
         self.closing = False  # the test is over: savepoints end with the final rollback
@@ -80,12 +86,15 @@ class SharedConnection:
         # listed before the statement runs: a concurrent end() of an outer savepoint, while this
         # one is on its way to the server, must see it (else its RELEASE silently takes this one)
         self.open.append(name)
-        try:
-            execute(fairy, f"SAVEPOINT {name}")
-        except BaseException:
-            if name in self.open:
-                self.open.remove(name)
-            raise
+        if self.lazy:
+            self.unsent.add(name)
+        else:
+            try:
+                execute(fairy, f"SAVEPOINT {name}")
+            except BaseException:
+                if name in self.open:
+                    self.open.remove(name)
+                raise
         setattr(fairy, SAVEPOINT_KEY, name)
         setattr(fairy, WROTE_KEY, False)
 
@@ -99,10 +108,13 @@ class SharedConnection:
         index = self.open.index(name)
         inner = self.open[index + 1 :]
         del self.open[index:]
+        unsent = name in self.unsent
+        if self.unsent:
+            self.unsent.difference_update((name, *inner))
         if inner and not self.closing:
             raise TestbedError(CONCURRENT_USE.format(name=name, inner=inner[-1]))
-        if self.closing:
-            return  # the test's final rollback undoes it, with no statement of its own
+        if self.closing or unsent:
+            return  # the test's final rollback undoes it, or it only read: no statement
         # A savepoint that only read is released, not rolled back: a rollback would also undo
         # what others released inside it meanwhile (a background task's commit while the
         # request's session, which only refreshed, is still open).
@@ -110,11 +122,18 @@ class SharedConnection:
             execute(fairy, f"ROLLBACK TO SAVEPOINT {name}")
         execute(fairy, f"RELEASE SAVEPOINT {name}")
 
+    def send_savepoints(self, fairy: Any) -> None:
+        """Before a statement that may write: send the open savepoints not sent yet, in order."""
+        for name in [name for name in self.open if name in self.unsent]:
+            execute(fairy, f"SAVEPOINT {name}")
+            self.unsent.discard(name)
+
     # --- the end of the test ----------------------------------------------------------------
     def close(self) -> None:
         """Roll the test's transaction back and give the connection back to its pool."""
         _SHARED.pop(id(self.raw), None)
         self.open.clear()
+        self.unsent.clear()
         dialect = self.group.dialect
         if self.invalidated or self.engine.pool is not self.owner_pool:
             # a cancelled or broken statement, or the app disposed the engine meanwhile (a
@@ -198,12 +217,18 @@ def before_statement(fairy: Any, statement: str) -> None:
     if shared is None:
         return
     setattr(fairy, WROTE_KEY, True)
+    if shared.unsent and not _is_select(statement):
+        shared.send_savepoints(fairy)
     if statement[:1] in "UuDd":
         match = WRITE_SQL.match(statement)
         if match is not None:
             shared.written.add(match.group(1).lower())
 
 
+def _is_select(statement: str) -> bool:
+    return statement.lstrip()[:6].upper() == "SELECT"
+
+
 def after_statement(fairy: Any, statement: str, wrote_before: bool) -> None:
-    if not wrote_before and statement.lstrip()[:6].upper() == "SELECT":
+    if not wrote_before and _is_select(statement):
         setattr(fairy, WROTE_KEY, False)

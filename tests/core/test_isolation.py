@@ -96,6 +96,81 @@ def test_savepoints_work_on_every_database(project: Project) -> None:
     project.run().assert_outcomes(passed=1)
 
 
+READ_ONLY_TRANSACTIONS = """
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import DBAPIError
+from tbapp.models import Item
+
+from fastapi_testbed import sharing
+
+pytestmark = pytest.mark.anyio
+
+SENT = []
+_execute = sharing.execute
+
+
+def recording(connection, statement):
+    SENT.append(statement.split()[0])
+    _execute(connection, statement)
+
+
+sharing.execute = recording
+
+
+def names(db_session):
+    return db_session.scalars(select(Item.name).order_by(Item.name))
+
+
+async def test_a_transaction_that_only_reads_sends_no_savepoint(client, db_session, testbed):
+    db_session.add(Item(name="setup"))
+    await db_session.commit()
+    SENT.clear()
+    assert (await client.get("/items")).json() == ["setup"]
+    assert await db_session.scalar(select(func.count(Item.id))) == 1
+    # PostgreSQL aborts the whole transaction on a failed statement: there, every savepoint
+    lazy = testbed.url.get_backend_name() != "postgresql"
+    assert ("SAVEPOINT" in SENT) is not lazy, SENT
+
+
+async def test_a_write_after_reads_is_rolled_back_with_its_transaction(db_session):
+    db_session.add(Item(name="kept"))
+    await db_session.commit()
+    assert await db_session.scalar(select(func.count(Item.id))) == 1
+    db_session.add(Item(name="discarded"))
+    await db_session.flush()
+    await db_session.rollback()
+    assert (await names(db_session)).all() == ["kept"]
+
+
+async def test_a_failed_read_then_rollback_keeps_the_tests_data(db_session):
+    db_session.add(Item(name="kept"))
+    await db_session.commit()
+    with pytest.raises(DBAPIError):
+        await db_session.execute(text("SELECT no_such_column FROM items"))
+    await db_session.rollback()
+    assert (await names(db_session)).all() == ["kept"]
+
+
+async def test_a_nested_write_under_a_transaction_that_only_read(client, db_session):
+    db_session.add(Item(name="kept"))
+    await db_session.commit()
+    assert (await names(db_session)).all() == ["kept"]
+    nested = await db_session.begin_nested()
+    db_session.add(Item(name="discarded"))
+    await db_session.flush()
+    await nested.rollback()
+    await db_session.commit()
+    assert (await client.get("/items")).json() == ["kept"]
+"""
+
+
+def test_transactions_that_only_read_skip_their_savepoint_where_safe(project: Project) -> None:
+    # MariaDB and SQLite: a savepoint is sent before the first statement that is not a SELECT
+    project.write(READ_ONLY_TRANSACTIONS)
+    project.run().assert_outcomes(passed=4)
+
+
 OPTIONS_KEPT = """
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
