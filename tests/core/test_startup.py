@@ -114,3 +114,26 @@ def test_a_session_without_a_client_imports_no_http_client(
     build(sqlite_project, DB_SESSION_ONLY, flavour="sync")
     result = sqlite_project.run(*ONLY_OURS, subprocess=True)
     result.assert_outcomes(passed=2)
+
+
+EMPTY_TEST_FIXTURES = """
+def test_empty(request):
+    manager = request._fixturemanager
+    ours = []
+    for name in request.fixturenames:
+        definitions = manager.getfixturedefs(name, request.node) or ()
+        for definition in definitions[-1:]:
+            module = getattr(definition.func, "__module__", "") or ""
+            if module.startswith("fastapi_testbed") and definition.scope == "function":
+                ours.append(name)
+    assert ours == ["_testbed_fakes"]
+"""
+
+
+def test_an_empty_test_sets_up_one_function_fixture_of_the_plugins(
+    sqlite_project: Project,
+) -> None:
+    # pytest's setup of a function fixture costs about what a statement on a local server does,
+    # and every test pays for the autouse ones: the fakes share one
+    build(sqlite_project, EMPTY_TEST_FIXTURES, flavour="sync")
+    sqlite_project.run().assert_outcomes(passed=1)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
@@ -31,6 +31,7 @@ if TYPE_CHECKING:  # each fake's module is imported when its hook or fixture run
 SERVICES_KEY = pytest.StashKey["FakeServices"]()
 CALL_FAILED_KEY = pytest.StashKey[bool]()
 NETWORK_KEY = pytest.StashKey[Any]()
+AWS_KEY = pytest.StashKey[Any]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -114,12 +115,27 @@ def _call_failed(request: pytest.FixtureRequest) -> bool:
     return bool(request.node.stash.get(CALL_FAILED_KEY, False))
 
 
-# --- mail ---------------------------------------------------------------------------------------
+# --- what every test runs under -----------------------------------------------------------------
 @pytest.fixture(autouse=True)
-def _testbed_mail_send_function(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Internal: replaces [tool.testbed] mail_send_function in every test, so no mail leaves."""
+def _testbed_fakes(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Internal: the fakes every test runs under (mail, S3, the network guard, the N+1 check,
+    factories), in one fixture: pytest's setup of each function fixture costs about as much as
+    a statement on a local server, and every test, even an empty one, pays for autouse ones."""
     services = _services(request)
-    if services is None or not services.table.get("mail_send_function"):
+    if services is None:
+        yield
+        return
+    with ExitStack() as stack:
+        for part in (_mail_send_function, _aws, _network, _n_plus_one, _factories):
+            stack.enter_context(part(request, services))
+        yield
+
+
+# --- mail ---------------------------------------------------------------------------------------
+@contextmanager
+def _mail_send_function(request: pytest.FixtureRequest, services: FakeServices) -> Iterator[None]:
+    """[tool.testbed] mail_send_function is replaced in every test, so no mail leaves."""
+    if not services.table.get("mail_send_function"):
         yield
         return
     if "testbed" in request.fixturenames:
@@ -152,27 +168,28 @@ def mail_outbox(request: pytest.FixtureRequest) -> Iterator[Any]:
 
 
 # --- S3 -----------------------------------------------------------------------------------------
-@pytest.fixture(autouse=True)
-def _testbed_aws(request: pytest.FixtureRequest) -> Iterator[Any]:
-    """Internal: with S3 configured, every test runs against an empty moto (nothing reaches AWS)."""
-    services = _services(request)
-    if services is None or services.s3 is None:
-        yield None
+@contextmanager
+def _aws(request: pytest.FixtureRequest, services: FakeServices) -> Iterator[None]:
+    """With S3 configured, every test runs against an empty moto (nothing reaches AWS)."""
+    if services.s3 is None:
+        yield
         return
     try:
         patched = services.s3.patched()
         patched.__enter__()
     except MissingExtraError:
-        yield None  # the s3 fixture says which extra to install
+        yield  # the s3 fixture says which extra to install
         return
+    request.node.stash[AWS_KEY] = services.s3
     try:
-        yield services.s3
+        yield
     finally:
+        del request.node.stash[AWS_KEY]
         patched.__exit__(None, None, None)
 
 
 @pytest.fixture
-def s3(_testbed_aws: Any) -> Iterator[Any]:
+def s3(request: pytest.FixtureRequest, _testbed_fakes: None) -> Iterator[Any]:
     """A boto3 S3 client on moto, with the [tool.testbed] s3_buckets created empty.
 
     Example::
@@ -183,13 +200,14 @@ def s3(_testbed_aws: Any) -> Iterator[Any]:
     """
     from fastapi_testbed.fakes.s3 import FakeS3
 
+    aws = request.node.stash.get(AWS_KEY, None)
     with ExitStack() as stack:
         try:
-            if _testbed_aws is None:
+            if aws is None:
                 client = stack.enter_context(FakeS3().mock())
             else:
-                _testbed_aws.create_buckets()
-                client = _testbed_aws.client()
+                aws.create_buckets()
+                client = aws.client()
         except MissingExtraError as error:
             _fail(str(error))
         yield client
@@ -212,15 +230,14 @@ def _host_of(url: str) -> str:
     return make_url(url).host or ""
 
 
-@pytest.fixture(autouse=True)
-def _testbed_network(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Internal: a request leaving the machine fails the test, and so does an unused stub."""
+@contextmanager
+def _network(request: pytest.FixtureRequest, services: FakeServices) -> Iterator[None]:
+    """A request leaving the machine fails the test, and so does an unused stub."""
     from fastapi_testbed.fakes.network import NetworkGuard
 
-    services = _services(request)
     allowed = request.node.get_closest_marker("allow_network") is not None
     settings = request.config.stash.get(SETTINGS_KEY, None)
-    if services is None or allowed or (settings is not None and settings.network == "allow"):
+    if allowed or (settings is not None and settings.network == "allow"):
         yield
         return
     with NetworkGuard(_allowed_hosts(services, request)) as guard:
@@ -379,11 +396,10 @@ def _n_plus_one_limit(request: pytest.FixtureRequest, services: FakeServices) ->
     return option if option is not None else services.n_plus_one_threshold
 
 
-@pytest.fixture(autouse=True)
-def _testbed_n_plus_one(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Internal: the opt-in N+1 check (marker forbid_n_plus_one, or --testbed-n-plus-one)."""
-    services = _services(request)
-    limit = None if services is None else _n_plus_one_limit(request, services)
+@contextmanager
+def _n_plus_one(request: pytest.FixtureRequest, services: FakeServices) -> Iterator[None]:
+    """The opt-in N+1 check (marker forbid_n_plus_one, or --testbed-n-plus-one)."""
+    limit = _n_plus_one_limit(request, services)
     if limit is None or "testbed" not in request.fixturenames:
         yield
         return
@@ -397,12 +413,12 @@ def _testbed_n_plus_one(request: pytest.FixtureRequest) -> Iterator[None]:
 
 
 # --- factories ----------------------------------------------------------------------------------
-@pytest.fixture(autouse=True)
-def _testbed_factories(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Internal: polyfactory and factory_boy SQLAlchemy factories use the test's db_session."""
+@contextmanager
+def _factories(request: pytest.FixtureRequest, services: FakeServices) -> Iterator[None]:
+    """polyfactory and factory_boy SQLAlchemy factories use the test's db_session."""
     from fastapi_testbed.fakes.factories import FactorySessions, bound_factories
 
-    if _services(request) is None or "testbed" not in request.fixturenames:
+    if "testbed" not in request.fixturenames:
         yield
         return
     poly, boy = bound_factories()
