@@ -47,6 +47,7 @@ from fastapi_testbed.sharing import (
     execute,
     install_dialect_overrides,
     shared_of,
+    statement_failed,
 )
 from fastapi_testbed.urls import TEST_PREFIX, app_database_name, identity, render
 
@@ -504,6 +505,12 @@ class EngineBinder:
         @event.listens_for(engine, "after_cursor_execute")
         def _after(conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
             after_statement(conn.connection, statement, conn.info.pop("_testbed_wrote", True))
+
+        @event.listens_for(engine, "handle_error")
+        def _failed(context: Any) -> None:
+            connection = context.connection
+            if connection is not None and not connection.closed:
+                statement_failed(connection.connection)
 
     def group_for(self, url: URL, *, is_async: bool, dialect: Dialect) -> Group:
         key = (url.render_as_string(hide_password=False), is_async)

@@ -32,6 +32,10 @@ WROTE_KEY = "_testbed_wrote"  # a statement other than a completed SELECT ran in
 # first statement of its transaction that is not a SELECT: a transaction that only read needs none
 # (PostgreSQL aborts the whole transaction on any error, so there every savepoint is sent at once).
 LAZY_SAVEPOINTS = frozenset({"mysql", "mariadb", "sqlite"})
+# Elsewhere (PostgreSQL) an app transaction that ends leaves its savepoint set, at most this many
+# (PostgreSQL caches 64 subtransactions per transaction): a commit sends no RELEASE, a rollback
+# only ROLLBACK TO, and the next transaction reuses the savepoint when nothing was written since.
+KEEP_AT_MOST = 32
 WRITE_SQL = re.compile(r"^\s*(?:UPDATE|DELETE\s+FROM)\s+[\"`\[]?(\w+)", re.IGNORECASE)
 
 
@@ -65,6 +69,9 @@ class SharedConnection:
         self.open: list[str] = []
         self.lazy = group.dialect.name in LAZY_SAVEPOINTS
         self.unsent: set[str] = set()  # open savepoints not yet sent (lazy: nothing written yet)
+        self.kept = 0  # not lazy: top-level savepoints (tb_1) still set on the server
+        self.clean = False  # the newest of them, with only SELECTs run since it was set
+        self.failed = False  # a statement failed since: on PostgreSQL the transaction is aborted
         self.written: set[str] = set()  # tables the app updated or deleted from
         self.invalidated = False
         self.closing = False  # the test is over: savepoints end with the final rollback
@@ -88,13 +95,20 @@ class SharedConnection:
         self.open.append(name)
         if self.lazy:
             self.unsent.add(name)
+        elif name == "tb_1" and self.clean:
+            pass  # the savepoint an earlier transaction left, with nothing written since
         else:
             try:
+                if name == "tb_1" and self.kept >= KEEP_AT_MOST:
+                    execute(fairy, "RELEASE SAVEPOINT tb_1")  # the newest kept one
+                    self.kept -= 1
                 execute(fairy, f"SAVEPOINT {name}")
             except BaseException:
                 if name in self.open:
                     self.open.remove(name)
                 raise
+            self.kept += name == "tb_1"
+            self.clean = name == "tb_1"
         setattr(fairy, SAVEPOINT_KEY, name)
         setattr(fairy, WROTE_KEY, False)
 
@@ -118,9 +132,19 @@ class SharedConnection:
         # A savepoint that only read is released, not rolled back: a rollback would also undo
         # what others released inside it meanwhile (a background task's commit while the
         # request's session, which only refreshed, is still open).
-        if not commit and getattr(fairy, WROTE_KEY, True):
+        rollback = not commit and getattr(fairy, WROTE_KEY, True)
+        if rollback:
             execute(fairy, f"ROLLBACK TO SAVEPOINT {name}")
+            self.failed = False
+        if name == "tb_1" and not self.lazy and not (commit and self.failed):
+            # kept for the next transaction (a commit after a failure releases it, and
+            # PostgreSQL says the transaction is aborted, as it would to the app's COMMIT)
+            self.clean = self.clean or rollback
+            return
         execute(fairy, f"RELEASE SAVEPOINT {name}")
+        if name == "tb_1":
+            self.kept -= 1
+            self.clean = False
 
     def send_savepoints(self, fairy: Any) -> None:
         """Before a statement that may write: send the open savepoints not sent yet, in order."""
@@ -134,6 +158,7 @@ class SharedConnection:
         _SHARED.pop(id(self.raw), None)
         self.open.clear()
         self.unsent.clear()
+        self.kept, self.clean, self.failed = 0, False, False
         dialect = self.group.dialect
         if self.invalidated or self.engine.pool is not self.owner_pool:
             # a cancelled or broken statement, or the app disposed the engine meanwhile (a
@@ -217,8 +242,10 @@ def before_statement(fairy: Any, statement: str) -> None:
     if shared is None:
         return
     setattr(fairy, WROTE_KEY, True)
-    if shared.unsent and not _is_select(statement):
-        shared.send_savepoints(fairy)
+    if not _is_select(statement):
+        shared.clean = False
+        if shared.unsent:
+            shared.send_savepoints(fairy)
     if statement[:1] in "UuDd":
         match = WRITE_SQL.match(statement)
         if match is not None:
@@ -227,6 +254,12 @@ def before_statement(fairy: Any, statement: str) -> None:
 
 def _is_select(statement: str) -> bool:
     return statement.lstrip()[:6].upper() == "SELECT"
+
+
+def statement_failed(fairy: Any) -> None:
+    shared = shared_of(fairy)
+    if shared is not None:
+        shared.failed = True
 
 
 def after_statement(fairy: Any, statement: str, wrote_before: bool) -> None:

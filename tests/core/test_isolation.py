@@ -171,6 +171,66 @@ def test_transactions_that_only_read_skip_their_savepoint_where_safe(project: Pr
     project.run().assert_outcomes(passed=4)
 
 
+KEPT_SAVEPOINTS = """
+import pytest
+from sqlalchemy import func, select
+from tbapp.models import Item
+
+from fastapi_testbed import sharing
+
+pytestmark = pytest.mark.anyio
+
+SENT = []
+_execute = sharing.execute
+
+
+def recording(connection, statement):
+    SENT.append(statement.split()[0])
+    _execute(connection, statement)
+
+
+sharing.execute = recording
+
+
+async def test_statements_an_api_test_sends_around_the_apps(client, db_session, testbed):
+    SENT.clear()
+    created = await client.post("/items", json={"name": "a"})
+    assert (await client.get("/items")).json() == ["a"]
+    assert (await db_session.get(Item, created.json()["id"])).name == "a"
+    if testbed.url.get_backend_name() == "postgresql":
+        # no RELEASE: each savepoint stays set; the read reuses the GET's, nothing written since
+        assert SENT == ["SAVEPOINT", "SAVEPOINT"]
+    else:  # the reads send no savepoint at all
+        assert SENT == ["SAVEPOINT", "RELEASE"]
+
+
+async def test_many_commits_then_a_rollback_undoes_only_the_last_write(client, db_session):
+    for number in range(sharing.KEEP_AT_MOST + 8):
+        assert (await client.post("/items", json={"name": f"n{number}"})).status_code == 201
+    response = await client.post("/items/rollback", json={"name": "discarded"})
+    assert response.json() == {"count": sharing.KEEP_AT_MOST + 8}
+    assert await db_session.scalar(select(func.count(Item.id))) == sharing.KEEP_AT_MOST + 8
+
+
+async def test_a_rollback_after_reads_keeps_what_was_committed_before(client, db_session):
+    db_session.add(Item(name="kept"))
+    await db_session.commit()
+    assert (await client.get("/items")).json() == ["kept"]
+    response = await client.post("/items/rollback", json={"name": "discarded"})
+    assert response.json() == {"count": 1}
+    assert (await client.get("/items")).json() == ["kept"]
+    await db_session.rollback()
+    assert await db_session.scalar(select(func.count(Item.id))) == 1
+"""
+
+
+def test_savepoints_are_kept_and_reused_where_lazy_ones_are_not_safe(project: Project) -> None:
+    # PostgreSQL: a commit sends no RELEASE; a transaction reuses the savepoint left set if
+    # nothing was written since; past KEEP_AT_MOST kept ones, the newest is released first
+    project.write(KEPT_SAVEPOINTS)
+    project.run().assert_outcomes(passed=3)
+
+
 OPTIONS_KEPT = """
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
