@@ -44,6 +44,7 @@ from fastapi_testbed.sharing import (
     SharedConnection,
     after_statement,
     before_statement,
+    end_plugin_transaction,
     execute,
     install_dialect_overrides,
     shared_of,
@@ -120,10 +121,18 @@ class Group:
         """Give a kept connection back to its pool."""
         from sqlalchemy.util.concurrency import in_greenlet
 
-        if self.is_async and not in_greenlet():  # the sync facade needs a greenlet on the loop
-            self.binder.run_in_greenlet(owner.close)
-        else:
+        def give_back() -> None:
+            try:
+                end_plugin_transaction(owner)
+            except Exception:
+                owner.invalidate()  # its state is unknown: the pool must not hand it out
+                return
             owner.close()
+
+        if self.is_async and not in_greenlet():  # the sync facade needs a greenlet on the loop
+            self.binder.run_in_greenlet(give_back)
+        else:
+            give_back()
 
     def checkout(self, engine: Engine) -> Any:
         """The DBAPI connection ``engine`` hands out now (see the module docstring)."""
@@ -202,7 +211,7 @@ class Scope:
         existing = self.connections.get(group)
         if existing is not None:  # another task opened it while this one waited on the driver
             type(group.dialect).do_rollback(group.dialect, owner)
-            owner.close()
+            group.release(owner)
             return existing
         connection = self.connections[group] = SharedConnection(group, owner, engine)
         self.touched.add(group.database)

@@ -12,6 +12,7 @@ and ``commit()``, Core statements, sync and async alike.
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +37,12 @@ LAZY_SAVEPOINTS = frozenset({"mysql", "mariadb", "sqlite"})
 # (PostgreSQL caches 64 subtransactions per transaction): a commit sends no RELEASE, a rollback
 # only ROLLBACK TO, and the next transaction reuses the savepoint when nothing was written since.
 KEEP_AT_MOST = 32
+# asyncpg takes a script without arguments in one round trip (PostgreSQL's simple query protocol):
+# there the plugin says BEGIN and ROLLBACK itself, so a test's end also begins the next test's
+# transaction and first savepoint (ROLLBACK; BEGIN; SAVEPOINT tb_1), with the driver's adapter in
+# autocommit meanwhile, so that it begins nothing of its own.
+BEGUN_KEY = "_testbed_begun"  # in the pooled connection's info: that script ran, BEGIN holds
+ISOLATION_KEY = "_testbed_isolation"  # the adapter's own isolation level, restored on release
 WRITE_SQL = re.compile(r"^\s*(?:UPDATE|DELETE\s+FROM)\s+[\"`\[]?(\w+)", re.IGNORECASE)
 
 
@@ -72,6 +79,15 @@ class SharedConnection:
         self.kept = 0  # not lazy: top-level savepoints (tb_1) still set on the server
         self.clean = False  # the newest of them, with only SELECTs run since it was set
         self.failed = False  # a statement failed since: on PostgreSQL the transaction is aborted
+        self.script = _script_of(self.raw)
+        self.begun = False  # the plugin's own BEGIN holds (scripted connections only)
+        if self.script is not None:
+            info = owner.info
+            if info.get(BEGUN_KEY):  # the last test's end began this one's transaction
+                self.begun, self.kept, self.clean = True, 1, True
+            else:
+                info.setdefault(ISOLATION_KEY, self.raw.isolation_level)
+                self.raw.isolation_level = "autocommit"
         self.written: set[str] = set()  # tables the app updated or deleted from
         self.invalidated = False
         self.closing = False  # the test is over: savepoints end with the final rollback
@@ -97,6 +113,14 @@ class SharedConnection:
             self.unsent.add(name)
         elif name == "tb_1" and self.clean:
             pass  # the savepoint an earlier transaction left, with nothing written since
+        elif self.script is not None and not self.begun:
+            try:
+                self.script("BEGIN; SAVEPOINT tb_1")  # the test's transaction, first savepoint
+            except BaseException:
+                self.open.remove(name)
+                raise
+            self.begun = self.owner.info[BEGUN_KEY] = True
+            self.kept, self.clean = 1, True
         else:
             try:
                 if name == "tb_1" and self.kept >= KEEP_AT_MOST:
@@ -166,12 +190,52 @@ class SharedConnection:
             self.owner.invalidate()
             return
         try:
-            type(dialect).do_rollback(dialect, self.raw)
+            if self.script is None:
+                type(dialect).do_rollback(dialect, self.raw)
+            elif self.begun:
+                self.owner.info[BEGUN_KEY] = False
+                self.script("ROLLBACK; BEGIN; SAVEPOINT tb_1")  # the next test's, begun now
+                self.owner.info[BEGUN_KEY] = True
         except Exception:
             self.owner.invalidate()
             raise
         # kept checked out for the next test: no pool return, no reset ROLLBACK, no checkout
         self.group.keep_idle(self.owner, self.owner_pool)
+
+
+def _script_of(raw: Any) -> Callable[[str], None] | None:
+    """How to send a script (several statements, no arguments) in one round trip on ``raw``,
+    where the plugin does so: SQLAlchemy's asyncpg adapter. (psycopg could too; MariaDB's
+    drivers connect without multi-statements.)"""
+    asyncpg = sys.modules.get("sqlalchemy.dialects.postgresql.asyncpg")
+    adapter = getattr(asyncpg, "AsyncAdapt_asyncpg_connection", None)
+    if adapter is None or type(raw) is not adapter:
+        return None
+    from sqlalchemy.util import await_only
+
+    driver = raw._connection
+
+    def script(statements: str) -> None:
+        await_only(driver.execute(statements))
+
+    return script
+
+
+def end_plugin_transaction(owner: Any) -> None:
+    """Before a kept connection goes back to its pool: roll back the transaction the plugin
+    began on it, if any, and give its adapter its own isolation level again (in a greenlet)."""
+    info = owner.info
+    begun = info.pop(BEGUN_KEY, False)
+    isolation = info.pop(ISOLATION_KEY, None)
+    raw = owner.dbapi_connection
+    if raw is None:
+        return
+    script = _script_of(raw)
+    if script is None:
+        return
+    if begun:
+        script("ROLLBACK")
+    raw.isolation_level = isolation
 
 
 class _SharedPool(StaticPool):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from tests.conftest import Project
+import pytest
+
+from tests.conftest import SERVERS, Project
 
 ROLLBACK_BETWEEN_TESTS = """
 import pytest
@@ -198,8 +200,9 @@ async def test_statements_an_api_test_sends_around_the_apps(client, db_session, 
     assert (await client.get("/items")).json() == ["a"]
     assert (await db_session.get(Item, created.json()["id"])).name == "a"
     if testbed.url.get_backend_name() == "postgresql":
-        # no RELEASE: each savepoint stays set; the read reuses the GET's, nothing written since
-        assert SENT == ["SAVEPOINT", "SAVEPOINT"]
+        # the POST's savepoint went with the BEGIN (asyncpg: one script), the GET's after the
+        # INSERT; no RELEASE: each stays set, and the read reuses the GET's (nothing written)
+        assert SENT == ["SAVEPOINT"]
     else:  # the reads send no savepoint at all
         assert SENT == ["SAVEPOINT", "RELEASE"]
 
@@ -229,6 +232,74 @@ def test_savepoints_are_kept_and_reused_where_lazy_ones_are_not_safe(project: Pr
     # nothing was written since; past KEEP_AT_MOST kept ones, the newest is released first
     project.write(KEPT_SAVEPOINTS)
     project.run().assert_outcomes(passed=3)
+
+
+ONE_ROUND_TRIP_BETWEEN_TESTS = """
+import pytest
+from sqlalchemy import select, text
+from tbapp.models import Item
+
+from fastapi_testbed import sharing
+
+pytestmark = pytest.mark.anyio
+
+SENT = []
+_execute, _script_of = sharing.execute, sharing._script_of
+
+
+def recording(connection, statement):
+    SENT.append(statement)
+    _execute(connection, statement)
+
+
+def recording_script_of(raw):
+    script = _script_of(raw)
+    if script is None:
+        return None
+
+    def recorded(statements):
+        SENT.append(statements)
+        script(statements)
+
+    return recorded
+
+
+sharing.execute, sharing._script_of = recording, recording_script_of
+
+
+async def test_1_first(db_session):
+    assert SENT == []
+    assert (await db_session.execute(text("select 1"))).scalar_one() == 1
+    assert SENT == ["BEGIN; SAVEPOINT tb_1"]  # one round trip for both
+
+
+async def test_2_begun_by_the_end_of_the_last(db_session):
+    assert SENT == ["BEGIN; SAVEPOINT tb_1", "ROLLBACK; BEGIN; SAVEPOINT tb_1"]
+    db_session.add(Item(name="a"))
+    await db_session.commit()
+    assert len(SENT) == 2  # the savepoint begun with the last test's ROLLBACK served
+
+
+@pytest.mark.testbed(isolation="truncate")
+async def test_3_real_commits_on_pooled_connections(client, testbed):
+    assert (await client.post("/items", json={"name": "b"})).status_code == 201
+    async with testbed.engine.connect() as other:
+        names = (await other.execute(text("SELECT name FROM items"))).scalars().all()
+    assert names == ["b"]
+
+
+async def test_4_nothing_left_by_either(client, db_session):
+    assert (await client.get("/items")).json() == []
+    assert (await db_session.scalars(select(Item.name))).all() == []
+"""
+
+
+def test_asyncpg_ends_a_test_and_begins_the_next_in_one_round_trip(
+    pytester: pytest.Pytester,
+) -> None:
+    project = Project(pytester, SERVERS["postgresql"])  # the async app's driver: asyncpg
+    project.write(ONE_ROUND_TRIP_BETWEEN_TESTS)
+    project.run().assert_outcomes(passed=4)
 
 
 OPTIONS_KEPT = """
