@@ -226,6 +226,7 @@ def end_plugin_transaction(owner: Any) -> None:
     began on it, if any, and give its adapter its own isolation level again (in a greenlet)."""
     info = owner.info
     begun = info.pop(BEGUN_KEY, False)
+    held = ISOLATION_KEY in info  # a test's connection held it (not a fresh checkout)
     isolation = info.pop(ISOLATION_KEY, None)
     raw = owner.dbapi_connection
     if raw is None:
@@ -235,7 +236,8 @@ def end_plugin_transaction(owner: Any) -> None:
         return
     if begun:
         script("ROLLBACK")
-    raw.isolation_level = isolation
+    if held:
+        raw.isolation_level = isolation
 
 
 class _SharedPool(StaticPool):
