@@ -241,12 +241,14 @@ class Project:
         self.pytester.makepyfile(test_app=textwrap.dedent(tests))
         self.pytester.makeconftest(ANYIO_ON_ASYNCIO + textwrap.dedent(conftest))
 
-    def run(self, *args: str, subprocess: bool = False) -> pytest.RunResult:
+    def run(
+        self, *args: str, subprocess: bool = False, timeout: float | None = None
+    ) -> pytest.RunResult:
         options = ["-p", "no:randomly", "-p", "no:cacheprovider", *args]
         if self.server and not any(a.startswith("--testbed-db-url") for a in args):
             options += ["--testbed-db-url", self.server]
         if subprocess:
-            return self.pytester.runpytest_subprocess(*options)
+            return self.pytester.runpytest_subprocess(*options, timeout=timeout)
         return self.pytester.runpytest(*options)
 
 

@@ -51,6 +51,7 @@ from fastapi_testbed.sharing import (
     statement_failed,
 )
 from fastapi_testbed.urls import TEST_PREFIX, app_database_name, identity, render
+from fastapi_testbed.watchdog import dead, guard_aiosqlite
 
 __all__ = ["BoundEngine", "EngineBinder", "Group", "Level", "Scope", "current_binder"]
 
@@ -101,7 +102,11 @@ class Group:
         if idle is None:
             return None
         owner, pool = idle
-        if pool is engine.pool and owner.dbapi_connection is not None:
+        if (
+            pool is engine.pool
+            and owner.dbapi_connection is not None
+            and not dead(owner.dbapi_connection)
+        ):
             return owner
         self.release(owner)
         return None
@@ -122,6 +127,11 @@ class Group:
         from sqlalchemy.util.concurrency import in_greenlet
 
         def give_back() -> None:
+            if dead(
+                owner.dbapi_connection
+            ):  # nothing to roll back: its SQLite connection is closed
+                owner.invalidate()
+                return
             try:
                 end_plugin_transaction(owner)
             except Exception:
@@ -481,6 +491,7 @@ class EngineBinder:
             )
 
         install_dialect_overrides(engine, begin_statement=begin_statement)
+        guard_aiosqlite(engine)
         if sqlite:
 
             @event.listens_for(engine, "connect")

@@ -10,6 +10,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from fastapi_testbed.bridge import LoopThread, bridged_connect, driver_connect
+from fastapi_testbed.watchdog import guard_aiosqlite
 
 __all__ = ["AnyEngine", "create_test_engine", "dispose", "run_sync"]
 
@@ -53,6 +54,7 @@ def create_test_engine(url: URL, *, is_async: bool, loop: LoopThread, **kwargs: 
     elif is_async:
         engine = create_async_engine(url, connect_args=connect_args, **options, **kwargs)
         _fix_sqlite_transactions(engine.sync_engine)
+        guard_aiosqlite(engine.sync_engine)
     else:
         engine = create_engine(url, connect_args=connect_args, **options, **kwargs)
         if backend == "sqlite":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import SERVERS, Project
+from tests.conftest import SERVERS, Project, build
 
 ROLLBACK_BETWEEN_TESTS = """
 import pytest
@@ -442,6 +442,48 @@ def test_concurrent_use_fails_clearly_and_truncate_allows_it(project: Project) -
     result.stdout.fnmatch_lines(
         ["*used concurrently*", '*mark the test @pytest.mark.testbed(isolation="truncate")*']
     )
+
+
+LEFT_RUNNING = """
+import asyncio
+import sqlite3
+import threading
+
+import pytest
+from sqlalchemy import func, select
+
+from tbapp.models import Item
+
+pytestmark = pytest.mark.{marker}
+
+
+async def test_a_request_still_waiting_when_the_test_ends(client, db_session):
+    # another process holds SQLite's write lock, so the app's write waits; the test forgets to
+    # await its request, whose statement ends after the test's event loop is closed
+    path = (await db_session.connection()).engine.url.database
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    threading.Timer(0.5, other.rollback).start()
+    asyncio.get_running_loop().create_task(client.post("/items", json={{"name": "late"}}))
+    await asyncio.sleep(0.1)
+
+
+async def test_the_next_test_runs_as_usual(client, db_session):
+    assert (await client.post("/items", json={{"name": "next"}})).status_code == 201
+    assert await db_session.scalar(select(func.count(Item.id))) == 1
+"""
+
+
+@pytest.mark.parametrize("runner", ["anyio", "asyncio"])
+def test_a_statement_outliving_its_event_loop_does_not_hang_the_run(
+    sqlite_project: Project, runner: str
+) -> None:
+    """aiosqlite's thread dies when it hands a result to a closed event loop (aiosqlite #241),
+    and whatever then waits on that connection waits forever: the test's connection being
+    closed, the next test. The plugin notices the dead thread and fails those waits."""
+    build(sqlite_project, LEFT_RUNNING.format(marker=runner), ini='asyncio_mode = "strict"')
+    result = sqlite_project.run(subprocess=True, timeout=30)
+    result.assert_outcomes(passed=2)
 
 
 TRUNCATE = """
