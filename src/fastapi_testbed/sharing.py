@@ -88,6 +88,8 @@ class SharedConnection:
             else:
                 info.setdefault(ISOLATION_KEY, self.raw.isolation_level)
                 self.raw.isolation_level = "autocommit"
+            # the app's engine's isolation level, which the adapter would have begun with
+            self.begin_sql = _begin_sql(info.get(ISOLATION_KEY))
         self.written: set[str] = set()  # tables the app updated or deleted from
         self.invalidated = False
         self.closing = False  # the test is over: savepoints end with the final rollback
@@ -115,7 +117,7 @@ class SharedConnection:
             pass  # the savepoint an earlier transaction left, with nothing written since
         elif self.script is not None and not self.begun:
             try:
-                self.script("BEGIN; SAVEPOINT tb_1")  # the test's transaction, first savepoint
+                self.script(f"{self.begin_sql}; SAVEPOINT tb_1")  # the test's transaction
             except BaseException:
                 self.open.remove(name)
                 raise
@@ -194,7 +196,7 @@ class SharedConnection:
                 type(dialect).do_rollback(dialect, self.raw)
             elif self.begun:
                 self.owner.info[BEGUN_KEY] = False
-                self.script("ROLLBACK; BEGIN; SAVEPOINT tb_1")  # the next test's, begun now
+                self.script(f"ROLLBACK; {self.begin_sql}; SAVEPOINT tb_1")  # the next test's
                 self.owner.info[BEGUN_KEY] = True
         except Exception:
             self.owner.invalidate()
@@ -219,6 +221,13 @@ def _script_of(raw: Any) -> Callable[[str], None] | None:
         await_only(driver.execute(statements))
 
     return script
+
+
+def _begin_sql(level: str | None) -> str:
+    """BEGIN with an asyncpg adapter's isolation level ("repeatable_read"; None: the server's)."""
+    if level is None or level == "autocommit":
+        return "BEGIN"
+    return "BEGIN ISOLATION LEVEL " + level.replace("_", " ").upper()
 
 
 def end_plugin_transaction(owner: Any) -> None:

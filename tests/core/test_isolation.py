@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from tests.conftest import SERVERS, Project, build
@@ -484,6 +486,90 @@ def test_a_statement_outliving_its_event_loop_does_not_hang_the_run(
     build(sqlite_project, LEFT_RUNNING.format(marker=runner), ini='asyncio_mode = "strict"')
     result = sqlite_project.run(subprocess=True, timeout=30)
     result.assert_outcomes(passed=2)
+
+
+ISOLATION_LEVEL_DB = """
+import os
+from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
+
+engine = create_async_engine(os.environ["DATABASE_URL"], isolation_level="REPEATABLE READ")
+SessionLocal = async_sessionmaker(engine, expire_on_commit=False)
+
+
+async def get_db():
+    async with SessionLocal() as session:
+        yield session
+"""
+
+ISOLATION_LEVEL = """
+import asyncio
+import pytest
+from sqlalchemy import text
+from tbapp.db import SessionLocal
+
+pytestmark = pytest.mark.anyio
+
+
+async def levels(sessions):
+    async def one():
+        async with SessionLocal() as session:
+            postgresql = session.bind.dialect.name == "postgresql"
+            level = await session.scalar(
+                text("SHOW transaction_isolation" if postgresql else "SELECT @@tx_isolation")
+            )
+            await asyncio.sleep(0.05)  # holds its connection while the others open theirs
+            return level.lower().replace("-", " ")
+
+    return set(await asyncio.gather(*(one() for _ in range(sessions))))
+
+
+async def test_the_tests_transaction_has_the_engines_level():
+    assert await levels(1) == {"repeatable read"}
+
+
+async def test_again_on_the_connection_the_last_test_kept():
+    assert await levels(1) == {"repeatable read"}
+
+
+@pytest.mark.testbed(isolation="truncate")
+async def test_every_pooled_connection_keeps_it():
+    assert await levels(3) == {"repeatable read"}
+"""
+
+
+@pytest.mark.parametrize("server", ["postgresql", "mariadb"])
+def test_the_engines_isolation_level_holds_in_tests_and_in_its_pool(
+    pytester: pytest.Pytester, server: str
+) -> None:
+    """The test's transaction begins with the isolation level of the app's engine (the plugin
+    begins it itself on asyncpg), and the connections it gives back to the pool keep it."""
+    project = Project(pytester, SERVERS[server])
+    build(project, ISOLATION_LEVEL, modules={"db": ISOLATION_LEVEL_DB})
+    result = project.run()
+    result.assert_outcomes(passed=3)
+
+
+def test_a_connection_given_back_unused_keeps_its_engines_isolation_level() -> None:
+    """Two tasks that open the test's connection at once both connect, and the plugin gives the
+    second back unused (``Scope._open``). Its adapter never held the plugin's transaction, so it
+    goes back with the level its engine gave it, not the None a test's connection set aside."""
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from fastapi_testbed.sharing import end_plugin_transaction
+
+    url = f"{SERVERS['postgresql']}postgres".replace("postgresql:", "postgresql+asyncpg:")
+    engine = create_async_engine(url, isolation_level="REPEATABLE READ")
+
+    async def given_back() -> str | None:
+        try:
+            async with engine.connect() as connection:  # reads nothing: no transaction begun
+                fresh = await connection.get_raw_connection()
+                await connection.run_sync(lambda _: end_plugin_transaction(fresh))
+                return fresh.dbapi_connection.isolation_level  # type: ignore[union-attr]
+        finally:
+            await engine.dispose()
+
+    assert asyncio.run(given_back()) == "repeatable_read"
 
 
 TRUNCATE = """
