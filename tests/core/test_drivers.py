@@ -489,6 +489,14 @@ def test_a_driver_coroutine_that_never_waits_runs_at_once_as_if_on_the_owner_loo
     import threading
 
     owner = LoopThread()
+    calls: list[str] = []
+    plain_call = owner.call
+
+    def counted(coroutine: Any) -> Any:
+        calls.append(coroutine.__qualname__)
+        return plain_call(coroutine)
+
+    owner.call = counted  # type: ignore[method-assign]
     try:
         target = QuietCursor()
         proxy = DriverProxy(target, owner)
@@ -499,8 +507,8 @@ def test_a_driver_coroutine_that_never_waits_runs_at_once_as_if_on_the_owner_loo
             return described
 
         assert asyncio.run(use()) == "described"
-        assert target.threads[0] is threading.current_thread()  # no hop to the loop's thread
-        assert target.threads[1] is not threading.current_thread()  # it waits: it hops
+        assert calls == ["QuietCursor.execute"]  # describe() never waits: not run on the loop
+        assert target.threads[0] is threading.current_thread()
         assert target.loops == [owner.loop, owner.loop]
     finally:
         owner.close()

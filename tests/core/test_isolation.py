@@ -416,13 +416,16 @@ pytestmark = pytest.mark.anyio
 
 
 async def test_concurrent_requests_on_one_connection(client):
-    await asyncio.gather(*(client.post("/items", json={"name": f"n{i}"}) for i in range(10)))
+    # each request waits while its session is in a transaction: they interleave on one connection
+    await asyncio.gather(
+        *(client.post("/items/yielding", json={"name": f"n{i}"}) for i in range(10))
+    )
 
 
 @pytest.mark.testbed(isolation="truncate")
 async def test_concurrent_requests_with_truncate(client):
     responses = await asyncio.gather(
-        *(client.post("/items", json={"name": f"n{i}"}) for i in range(10))
+        *(client.post("/items/yielding", json={"name": f"n{i}"}) for i in range(10))
     )
     assert {r.status_code for r in responses} == {201}
     assert len((await client.get("/items")).json()) == 10
@@ -437,8 +440,24 @@ async def test_concurrent_read_then_write_queue_up(client):
 """
 
 
+YIELDING = """
+import asyncio
+
+
+@app.post("/items/yielding", status_code=201)
+async def read_yield_write(payload: dict, db=Depends(get_db)):
+    # a read opens the session's transaction; the await between lets other requests in (a real
+    # app calls another service there)
+    await db.scalar(select(Item.id).where(Item.name == payload["name"]))
+    await asyncio.sleep(0.01)
+    db.add(Item(name=payload["name"]))
+    await db.commit()
+    return {"name": payload["name"]}
+"""
+
+
 def test_concurrent_use_fails_clearly_and_truncate_allows_it(project: Project) -> None:
-    project.write(CONCURRENT)
+    build(project, CONCURRENT, routes=YIELDING)
     result = project.run()
     result.assert_outcomes(passed=2, failed=1)
     result.stdout.fnmatch_lines(
@@ -570,6 +589,74 @@ def test_a_connection_given_back_unused_keeps_its_engines_isolation_level() -> N
             await engine.dispose()
 
     assert asyncio.run(given_back()) == "repeatable_read"
+
+
+STATEMENTS_WHOLE = """
+import asyncio
+import pytest
+from sqlalchemy import func, select, text
+
+from tbapp.models import Item
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_requests_whose_sessions_never_wait_mid_transaction(client, db_session):
+    # each request's session opens, writes and commits between two of the test loop's turns:
+    # its driver calls run whole, so the requests do not interleave on the test's connection
+    responses = await asyncio.gather(
+        *(client.post("/items", json={"name": f"n{i}"}) for i in range(10))
+    )
+    assert {r.status_code for r in responses} == {201}
+    assert await db_session.scalar(select(func.count(Item.id))) == 10
+
+
+def sleeping(db_session, seconds):
+    postgresql = db_session.bind.dialect.name == "postgresql"
+    return text(f"SELECT pg_sleep({seconds})" if postgresql else f"SELECT SLEEP({seconds})")
+
+
+async def test_a_timeout_still_cancels_a_slow_query(db_session):
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(db_session.execute(sleeping(db_session, 3)), 0.3)
+    assert loop.time() - started < 2, "the test's loop waited for the query"
+    await db_session.rollback()
+
+
+async def test_meanwhile_the_test_loop_goes_on(db_session):
+    ticks = 0
+
+    async def tick():
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    ticker = asyncio.create_task(tick())
+    await db_session.execute(sleeping(db_session, 0.5))
+    ticker.cancel()
+    assert ticks >= 10, f"the test's loop stood still during a slow query ({ticks} ticks)"
+
+
+async def test_nothing_is_left(db_session):
+    assert await db_session.scalar(select(func.count(Item.id))) == 0
+"""
+
+
+@pytest.mark.parametrize("server", ["postgresql", "mariadb"])
+def test_server_drivers_run_each_call_whole_but_not_a_slow_one(
+    pytester: pytest.Pytester, server: str
+) -> None:
+    """On a server database the plugin runs a driver call on the test's thread until it is done
+    (bridge.LoopThread): concurrent requests that never wait inside a transaction no longer
+    interleave on the test's connection. A slow call is handed to the loop's thread, so the
+    test's loop goes on and a timeout cancels it."""
+    project = Project(pytester, SERVERS[server])
+    build(project, STATEMENTS_WHOLE)
+    result = project.run()
+    result.assert_outcomes(passed=4)
 
 
 TRUNCATE = """

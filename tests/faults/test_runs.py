@@ -6,6 +6,8 @@ import signal
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import Project, server_databases
 from tests.faults.conftest import Runner, wait_for_file
 
@@ -156,6 +158,19 @@ def test_ctrl_c_during_the_schema_build_drops_the_database(project: Project, spa
     assert not _exists(project, name), run.output
 
 
+def _ctrl_c_ends_the_run(project: Project, spawn: Runner, flag: str, settle: float) -> None:
+    """Start the run, Ctrl-C it once its test wrote ``flag`` (and ``settle`` seconds more): it
+    must end within 5 seconds and drop its database."""
+    run = spawn.start(env={"RUN": "x"})
+    name = wait_for_file(project.pytester.path / flag, run)
+    time.sleep(settle)
+    started = time.monotonic()
+    run.signal(signal.SIGINT)
+    run.wait(timeout=30)
+    assert time.monotonic() - started < 5, run.output
+    assert not _exists(project, name), run.output
+
+
 def test_ctrl_c_during_a_request_ends_the_run(project: Project, spawn: Runner) -> None:
     project.write(
         """
@@ -180,14 +195,32 @@ def test_ctrl_c_during_a_request_ends_the_run(project: Project, spawn: Runner) -
             await client.get("/slow")
         """
     )
-    run = spawn.start(env={"RUN": "x"})
-    name = wait_for_file(project.pytester.path / "requesting", run)
-    time.sleep(0.3)
-    started = time.monotonic()
-    run.signal(signal.SIGINT)
-    run.wait(timeout=30)
-    assert time.monotonic() - started < 5, run.output
-    assert not _exists(project, name), run.output
+    _ctrl_c_ends_the_run(project, spawn, "requesting", settle=0.3)
+
+
+SLOW_QUERY = """
+import pathlib
+
+import pytest
+from sqlalchemy import text
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_slow_query(db_session, testbed):
+    backend = testbed.url.get_backend_name()
+    query = "SELECT pg_sleep(60)" if backend == "postgresql" else "SELECT SLEEP(60)"
+    pathlib.Path("querying").write_text(testbed.url.database)
+    await db_session.execute(text(query))
+"""
+
+
+@pytest.mark.parametrize("project", ["postgresql", "mariadb"], indirect=True)
+def test_ctrl_c_while_the_loop_thread_runs_a_slow_query(project: Project, spawn: Runner) -> None:
+    # past its slice, the query is the plugin loop's own thread's: Ctrl-C must still end the run
+    # at once, that thread holding the loop, and drop the database
+    project.write(SLOW_QUERY)
+    _ctrl_c_ends_the_run(project, spawn, "querying", settle=0.5)
 
 
 def test_kill_9_in_a_migration_then_reuse_db_rebuilds(project: Project, spawn: Runner) -> None:
