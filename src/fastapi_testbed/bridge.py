@@ -20,6 +20,7 @@ import sys
 import threading
 import time
 import types
+import weakref
 from collections.abc import Awaitable, Callable, Coroutine
 from contextlib import suppress
 from typing import Any, TypeVar
@@ -49,6 +50,8 @@ class LoopThread:
         self._driver: int | None = None  # that thread's ident
         self._work = threading.Event()  # wakes the loop's own thread: work, and nobody on it
         self._closing = False
+        # the driver connections opened on this loop, closed with it if nobody else did
+        self.connections: weakref.WeakSet[Any] = weakref.WeakSet()
         self._thread = threading.Thread(
             target=self._serve, name="fastapi-testbed-db-loop", daemon=True
         )
@@ -130,6 +133,7 @@ class LoopThread:
                 pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
                 for task in pending:
                     task.cancel()
+                pending += _close_connections(loop, list(self.connections))
                 deadline = time.monotonic() + 5
                 while any(not task.done() for task in pending) and time.monotonic() < deadline:
                     wake = loop.call_later(0.05, _nothing)
@@ -251,6 +255,25 @@ def _settle(outer: asyncio.AbstractEventLoop, waiter: asyncio.Future[None], _tas
 
 def _nothing() -> None:
     pass
+
+
+def _close_connections(loop: asyncio.AbstractEventLoop, connections: list[Any]) -> list[Any]:
+    """Close the driver connections still open on ``loop`` before it closes; otherwise their
+    ``__del__`` closes them on a closed loop later (aiomysql's raises "Event loop is closed").
+    asyncpg's ``terminate()`` and aiomysql's ``close()`` close the socket at once; an async
+    ``close()`` (psycopg's) becomes a task, returned for the caller to run."""
+    tasks = []
+    for connection in connections:
+        close = getattr(connection, "terminate", None) or getattr(connection, "close", None)
+        if close is None or getattr(connection, "closed", False) is True:
+            continue
+        try:
+            result = close()
+        except Exception:  # a broken connection: nothing left to close
+            continue
+        if inspect.iscoroutine(result):
+            tasks.append(loop.create_task(result))
+    return tasks
 
 
 # Sync driver methods that touch the socket or the loop; every other sync method (is_closed(),
@@ -525,6 +548,9 @@ def bridged_connect(
         async def opening() -> Any:
             return await connect(*args, **kwargs)
 
-        return DriverProxy(await owner.call(opening()), owner)
+        connection = await owner.call(opening())
+        with suppress(TypeError):  # a driver class without weak references: left to its __del__
+            owner.connections.add(connection)
+        return DriverProxy(connection, owner)
 
     return open_on_loop

@@ -553,3 +553,29 @@ def test_aiomysql_crosses_to_the_owner_loop_once_per_statement() -> None:
         assert asyncio.run(use()) == [1, 2, 2], crossings
     finally:
         owner.close()
+
+
+@pytest.mark.parametrize("server", ["postgresql", "mariadb"])
+def test_closing_the_loop_closes_the_driver_connections_still_open_on_it(server: str) -> None:
+    """A driver connection nobody closed (a pool the app dropped, a connection it detached) was
+    closed by its ``__del__`` after the plugin's loop was gone: aiomysql's then raised "Event
+    loop is closed", which pytest prints as an unraisable-exception warning after the run."""
+    import aiomysql
+    import asyncpg
+
+    loop = LoopThread()
+    if server == "postgresql":
+        connect = bridged_connect(loop, asyncpg.connect)
+        options = {"host": "127.0.0.1", "user": "postgres", "database": "postgres"}
+    else:
+        connect = bridged_connect(loop, aiomysql.connect)
+        options = {"host": "127.0.0.1", "user": "root"}
+
+    async def left_open() -> Any:
+        return object.__getattribute__(await connect(**options), "_tb_target")
+
+    try:
+        connection = asyncio.run(left_open())
+    finally:
+        loop.close()
+    assert connection.is_closed() if server == "postgresql" else connection.closed
