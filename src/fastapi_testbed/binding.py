@@ -127,10 +127,8 @@ class Group:
         from sqlalchemy.util.concurrency import in_greenlet
 
         def give_back() -> None:
-            if dead(
-                owner.dbapi_connection
-            ):  # nothing to roll back: its SQLite connection is closed
-                owner.invalidate()
+            if dead(owner.dbapi_connection):
+                owner.invalidate()  # nothing to roll back: its SQLite connection is closed
                 return
             try:
                 end_plugin_transaction(owner)
