@@ -46,7 +46,18 @@ ANYIO_BACKEND = """
 
     @pytest.fixture(scope="session")
     def anyio_backend():
-        return "asyncio"  # one backend, and a runner (so a loop) kept open for the whole run
+        return "asyncio"  # one backend for the whole run
+    """
+
+# anyio closes its runner (its loop) when no async fixture holds it: without this, the empty
+# test, every per-test figure's baseline, would pay for a new loop that the floor's `select 1`,
+# run while its session fixture holds the runner, does not. The plugin holds it itself.
+ANYIO_RUNNER_KEPT = """
+
+
+    @pytest.fixture(scope="session", autouse=True)
+    async def one_runner_for_the_run():
+        yield
     """
 
 RUNNERS = {
@@ -74,7 +85,8 @@ RUNNERS = {
         options=("-p", "no:asyncio"),  # as in a project that has only anyio
         header=dedent(ANYIO_BACKEND)
         + "\n\n"
-        + 'session_fixture = pytest.fixture(scope="session")\nfixture = pytest.fixture\n',
+        + 'session_fixture = pytest.fixture(scope="session")\nfixture = pytest.fixture\n'
+        + dedent(ANYIO_RUNNER_KEPT),
     ),
 }
 

@@ -13,6 +13,7 @@ import pytest
 from fastapi_testbed import stopping
 from fastapi_testbed.config import SETTINGS_KEY, describe_suite, resolve_settings
 from fastapi_testbed.errors import RUN_STOPPED, TestbedError
+from fastapi_testbed.runners import AnyioRunnerKept
 from fastapi_testbed.fixtures import (
     ENVIRONMENT_KEY,
     RUNTIME_KEY,
@@ -36,6 +37,7 @@ from fastapi_testbed.fixtures import (
 # [tool.testbed] table never pays for them, and one with it imports them when the hooks run.
 
 STOP_KEY = pytest.StashKey[str]()  # a test's: the message of the error that stops the run
+ANYIO_RUNNER_KEY = pytest.StashKey[AnyioRunnerKept]()
 
 __all__ = [
     "_testbed_runtime",
@@ -155,6 +157,9 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_unconfigure(config: pytest.Config) -> None:
     runtime = config.stash.get(RUNTIME_KEY, None)
     environment = config.stash.get(ENVIRONMENT_KEY, None)
+    kept = config.stash.get(ANYIO_RUNNER_KEY, None)
+    if kept is not None:
+        kept.release()  # anyio_backend fixtures end with the session: a safety net
     try:
         if runtime is not None:
             runtime.binder.__exit__(None, None, None)
@@ -338,6 +343,13 @@ def pytest_fixture_setup(fixturedef: pytest.FixtureDef[Any], request: pytest.Fix
     # A fixture wider than one test writes rows that outlive each test: committed, and taken
     # back out when the fixture ends (after its own teardown, hence registered first).
     runtime = request.config.stash.get(RUNTIME_KEY, None)
+    if runtime is not None and fixturedef.argname == "anyio_backend":
+        backend = yield
+        kept = request.config.stash.setdefault(ANYIO_RUNNER_KEY, AnyioRunnerKept())
+        lease = kept.hold(backend)
+        if lease is not None:
+            fixturedef.addfinalizer(functools.partial(kept.end, lease))
+        return backend
     if runtime is None or fixturedef.scope == "function":
         return (yield)
     level = runtime.binder.level(fixturedef.argname)

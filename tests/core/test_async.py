@@ -139,3 +139,138 @@ def test_testbed_run_awaits_from_sync_code(sqlite_or_pg_project: Project) -> Non
         """
     )
     sqlite_or_pg_project.run().assert_outcomes(passed=1)
+
+
+ONE_LOOP = """
+import asyncio
+
+import pytest
+
+pytestmark = pytest.mark.anyio
+LOOPS = []
+
+
+async def test_1(client, testbed):
+    LOOPS.append(asyncio.get_running_loop())
+    assert (await client.post("/items", json={{"name": "a"}})).status_code == 201
+
+
+async def test_2(client, testbed):
+    LOOPS.append(asyncio.get_running_loop())
+    assert (await client.get("/items")).json() == []
+
+
+async def test_3_no_fixture_at_all():
+    LOOPS.append(asyncio.get_running_loop())
+
+
+@pytest.mark.anyio(False)
+def test_4_which_loops():
+    assert len(LOOPS) == 3
+    {check}
+"""
+
+ONE_LOOP_CONFTEST = """
+@pytest.fixture(scope="{scope}")
+def anyio_backend():
+    return "asyncio"
+"""
+
+
+@pytest.mark.parametrize(
+    ("scope", "check"),
+    [
+        ("session", "assert LOOPS[0] is LOOPS[1] is LOOPS[2] and not LOOPS[0].is_closed()"),
+        ("module", "assert LOOPS[0] is LOOPS[1] is LOOPS[2] and not LOOPS[0].is_closed()"),
+        ("function", "assert len(set(map(id, LOOPS))) == 3 and all(l.is_closed() for l in LOOPS)"),
+    ],
+    ids=["session", "module", "function"],
+)
+@pytest.mark.parametrize("flavour", ["async", "sync"])
+def test_anyio_tests_share_one_loop_while_the_backend_fixture_lives(
+    project: Project, scope: str, check: str, flavour: str
+) -> None:
+    """anyio closes its runner when no async fixture holds it, and the plugin's fixtures are
+    sync: the plugin holds it as long as `anyio_backend` lives, as an async fixture of that
+    scope would, instead of a new event loop for every test."""
+    project.write(
+        ONE_LOOP.format(check=check),
+        conftest=ONE_LOOP_CONFTEST.format(scope=scope),
+        flavour=flavour,
+    )
+    result = project.run("-W", "error::pytest.PytestUnraisableExceptionWarning")
+    result.assert_outcomes(passed=4)
+
+
+OTHER_BACKEND = """
+import asyncio
+
+import pytest
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_{name}(client, db_session):
+    assert asyncio.get_running_loop().get_debug() is {debug}
+    assert (await client.post("/items", json={{"name": "{name}"}})).status_code == 201
+"""
+
+
+def test_a_module_with_another_anyio_backend_gets_its_own_runner(
+    sqlite_or_pg_project: Project,
+) -> None:
+    """A module overriding a session-wide `anyio_backend` must not run on the runner the
+    plugin kept for the session's backend (anyio hands out whichever runner is open)."""
+    sqlite_or_pg_project.write(
+        OTHER_BACKEND.format(name="a", debug=False),
+        conftest=ONE_LOOP_CONFTEST.format(scope="session"),
+    )
+    sqlite_or_pg_project.pytester.makepyfile(
+        test_b=OTHER_BACKEND.format(name="b", debug=True)
+        + '\n\n@pytest.fixture(scope="module")\ndef anyio_backend():\n'
+        '    return ("asyncio", {"debug": True})\n',
+        test_c=OTHER_BACKEND.format(name="c", debug=False),
+    )
+    result = sqlite_or_pg_project.run("-W", "error::pytest.PytestUnraisableExceptionWarning")
+    result.assert_outcomes(passed=3)
+
+
+MIXED_RUNNERS = """
+import asyncio
+
+import pytest
+from sqlalchemy import func, select
+from tbapp.models import Item
+
+LOOPS = []
+
+
+@pytest.mark.anyio
+async def test_1_anyio(client, db_session):
+    LOOPS.append(asyncio.get_running_loop())
+    assert (await client.post("/items", json={"name": "a"})).status_code == 201
+
+
+@pytest.mark.asyncio
+async def test_2_pytest_asyncio(client, db_session):
+    assert asyncio.get_running_loop() is not LOOPS[0]
+    assert (await client.post("/items", json={"name": "a"})).status_code == 201
+
+
+@pytest.mark.anyio
+async def test_3_anyio_again(client, db_session):
+    assert asyncio.get_running_loop() is LOOPS[0]
+    assert await db_session.scalar(select(func.count(Item.id))) == 0
+"""
+
+
+def test_the_kept_anyio_runner_beside_pytest_asyncio(sqlite_or_pg_project: Project) -> None:
+    """pytest-asyncio opens and closes its own loops while anyio's kept one waits, unused."""
+    sqlite_or_pg_project.write(
+        MIXED_RUNNERS,
+        conftest=ONE_LOOP_CONFTEST.format(scope="session"),
+        ini='asyncio_mode = "strict"',
+    )
+    result = sqlite_or_pg_project.run("-W", "error::pytest.PytestUnraisableExceptionWarning")
+    result.assert_outcomes(passed=3)
+    assert "Event loop is closed" not in result.stdout.str()
