@@ -13,7 +13,6 @@ import pytest
 from fastapi_testbed import stopping
 from fastapi_testbed.config import SETTINGS_KEY, describe_suite, resolve_settings
 from fastapi_testbed.errors import RUN_STOPPED, TestbedError
-from fastapi_testbed.runners import AnyioRunnerKept
 from fastapi_testbed.fixtures import (
     ENVIRONMENT_KEY,
     RUNTIME_KEY,
@@ -32,6 +31,7 @@ from fastapi_testbed.fixtures import (
     testbed_data,
     testbed_settings,
 )
+from fastapi_testbed.runners import AnyioRunnerKept
 
 # Loading the plugin imports no SQLAlchemy, httpx or asgi-lifespan: a project without a
 # [tool.testbed] table never pays for them, and one with it imports them when the hooks run.
