@@ -94,41 +94,49 @@ class Group:
         self.is_async = is_async
         self.dialect = dialect
         self.database = binder.database_for(url, is_async=is_async)
-        self.idle: tuple[Any, Any] | None = None  # (pooled connection, its pool) between tests
+        # between tests: (pooled connection, the pool it came from, the engine of that pool)
+        self.idle: tuple[Any, Any, Engine] | None = None
 
     def take_idle(self, engine: Engine) -> Any:
         """The connection the last test used, if it came from ``engine``'s pool (no checkout)."""
         idle, self.idle = self.idle, None
         if idle is None:
             return None
-        owner, pool = idle
+        owner, pool, _ = idle
         if (
             pool is engine.pool
             and owner.dbapi_connection is not None
             and not dead(owner.dbapi_connection)
         ):
             return owner
-        self.release(owner)
+        self.release(idle)
         return None
 
-    def keep_idle(self, owner: Any, pool: Any) -> None:
+    def keep_idle(self, owner: Any, pool: Any, engine: Engine) -> None:
         """Keep a test's connection, its transaction rolled back, for the next test."""
         if self.idle is not None:
-            self.release(self.idle[0])
-        self.idle = (owner, pool)
+            self.release(self.idle)
+        self.idle = (owner, pool, engine)
 
     def release_idle(self) -> None:
         idle, self.idle = self.idle, None
         if idle is not None:
-            self.release(idle[0])
+            self.release(idle)
 
-    def release(self, owner: Any) -> None:
-        """Give a kept connection back to its pool."""
+    def release(self, idle: tuple[Any, Any, Engine]) -> None:
+        """Give a kept connection back to its pool; close it if its engine was disposed."""
         from sqlalchemy.util.concurrency import in_greenlet
+
+        owner, pool, engine = idle
 
         def give_back() -> None:
             if dead(owner.dbapi_connection):
                 owner.invalidate()  # nothing to roll back: its SQLite connection is closed
+                return
+            if engine.pool is not pool:
+                # the app disposed the engine while the connection waited for the next test (a
+                # lifespan's shutdown): its old pool is gone, where it would stay open
+                owner.invalidate()
                 return
             try:
                 end_plugin_transaction(owner)
@@ -219,7 +227,7 @@ class Scope:
         existing = self.connections.get(group)
         if existing is not None:  # another task opened it while this one waited on the driver
             type(group.dialect).do_rollback(group.dialect, owner)
-            group.release(owner)
+            group.release((owner, engine.pool, engine))
             return existing
         connection = self.connections[group] = SharedConnection(group, owner, engine)
         self.touched.add(group.database)

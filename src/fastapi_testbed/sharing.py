@@ -202,7 +202,7 @@ class SharedConnection:
             self.owner.invalidate()
             raise
         # kept checked out for the next test: no pool return, no reset ROLLBACK, no checkout
-        self.group.keep_idle(self.owner, self.owner_pool)
+        self.group.keep_idle(self.owner, self.owner_pool, self.engine)
 
 
 def _script_of(raw: Any) -> Callable[[str], None] | None:

@@ -176,6 +176,99 @@ def test_engine_disposed_by_the_app_leaks_no_connection(project: Project) -> Non
     assert "Unraisable" not in result.stdout.str() + result.stderr.str()
 
 
+DISPOSING_LIFESPAN_ANY = """
+import inspect
+from contextlib import asynccontextmanager
+
+from tbapp.db import engine
+import tbapp.main as main
+
+
+@asynccontextmanager
+async def lifespan(app):
+    yield
+    disposed = engine.dispose()  # as many apps do at shutdown
+    if inspect.isawaitable(disposed):
+        await disposed
+
+
+main.app.router.lifespan_context = lifespan
+"""
+
+DISPOSED_BETWEEN_TESTS = """
+import gc
+import inspect
+import os
+
+from sqlalchemy import text
+
+gc.disable()  # a connection left in a disposed pool would wait for the cycle collector: seen now
+COUNTS = []
+
+
+def read(testbed):
+    result = testbed.connection.execute(text("select 1"))
+    if inspect.isawaitable(result):
+        testbed.run(result)
+
+
+def open_connections(testbed):
+    url = testbed.url
+    backend = url.get_backend_name()
+    if backend == "sqlite":
+        path = os.path.realpath(url.database)
+        links = (os.path.realpath(f"/proc/self/fd/{fd}") for fd in os.listdir("/proc/self/fd"))
+        return sum(1 for link in links if link == path)
+    if backend == "postgresql":
+        import psycopg
+
+        query = "SELECT count(*) FROM pg_stat_activity WHERE datname = %s"
+        server = dict(host=url.host, port=url.port, user=url.username, dbname="postgres")
+        with psycopg.connect(**server) as c:
+            return c.execute(query, (url.database,)).fetchone()[0]
+    import pymysql
+
+    query = "SELECT count(*) FROM information_schema.PROCESSLIST WHERE DB = %s"
+    c = pymysql.connect(host=url.host, port=url.port or 3306, user=url.username)
+    try:
+        with c.cursor() as cursor:
+            cursor.execute(query, (url.database,))
+            return cursor.fetchone()[0]
+    finally:
+        c.close()
+
+
+def test_1_reads(testbed):
+    read(testbed)
+    COUNTS.append(open_connections(testbed))
+
+
+def test_2_a_request_that_reads_nothing(sync_client):
+    # the lifespan's shutdown disposes the engine while test 1's connection waits, kept
+    assert sync_client.get("/nothing-here").status_code == 404
+
+
+def test_3_reads_again(testbed):
+    read(testbed)
+    COUNTS.append(open_connections(testbed))
+    assert COUNTS[1] == COUNTS[0], COUNTS  # not one more: the kept connection was closed
+    gc.enable()
+"""
+
+
+@pytest.mark.parametrize("flavour", ["async", "sync"])
+def test_engine_disposed_between_tests_leaks_no_connection(project: Project, flavour: str) -> None:
+    """The connection kept for the next test came from a pool the app has since disposed (a
+    request that read nothing, then the lifespan's shutdown): it is closed, not left open in
+    the old pool until the garbage collector finds it."""
+    project.write(
+        DISPOSED_BETWEEN_TESTS, conftest="import tbapp.lifespan  # noqa: F401\n", flavour=flavour
+    )
+    (project.pytester.path / "tbapp" / "lifespan.py").write_text(DISPOSING_LIFESPAN_ANY)
+    result = project.run("-W", "error::pytest.PytestUnraisableExceptionWarning", subprocess=True)
+    result.assert_outcomes(passed=3)
+
+
 ELSEWHERE_ENV = """
 from alembic import context
 from sqlalchemy import create_engine
