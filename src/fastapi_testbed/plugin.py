@@ -340,16 +340,17 @@ def _around_async_test(item: pytest.Function, function: Any) -> Any:
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_fixture_setup(fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest) -> Any:
-    # A fixture wider than one test writes rows that outlive each test: committed, and taken
-    # back out when the fixture ends (after its own teardown, hence registered first).
     runtime = request.config.stash.get(RUNTIME_KEY, None)
     if runtime is not None and fixturedef.argname == "anyio_backend":
+        # anyio's runner (one event loop) kept while the backend's fixture lives: runners.py
         backend = yield
         kept = request.config.stash.setdefault(ANYIO_RUNNER_KEY, AnyioRunnerKept())
         lease = kept.hold(backend)
         if lease is not None:
             fixturedef.addfinalizer(functools.partial(kept.end, lease))
         return backend
+    # A fixture wider than one test writes rows that outlive each test: committed, and taken
+    # back out when the fixture ends (after its own teardown, hence registered first).
     if runtime is None or fixturedef.scope == "function":
         return (yield)
     level = runtime.binder.level(fixturedef.argname)
