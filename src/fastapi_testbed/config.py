@@ -40,6 +40,7 @@ CORE_KEYS = frozenset(
         "env",
         "async",
         "reuse_db",
+        "xdist_template",
         "databases",
         "engine",
         # what real suites need beyond one test (issue 14)
@@ -90,6 +91,7 @@ class Settings:
     is_async: bool | None = None
     reuse_db: bool = False
     create_db: bool = False
+    xdist_template: bool = False  # under pytest-xdist: build once, copy to each worker
     base_url: str | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
     app_settings: str | None = None
@@ -336,6 +338,7 @@ def resolve_settings(
         reuse, sources["reuse_db"] = True, f"env {REUSE_DB_ENV}"
     if cli_create_db:
         sources["create_db"] = "--create-db"
+    template = bool(_expect(table, "xdist_template", bool, "true or false", path))
 
     suite = _suite_keys(table, path)
     return Settings(
@@ -357,5 +360,6 @@ def resolve_settings(
         is_async=is_async,
         reuse_db=reuse,
         create_db=cli_create_db,
+        xdist_template=template,
         sources=sources,
     )

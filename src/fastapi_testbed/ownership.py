@@ -49,7 +49,7 @@ try:
 except ImportError:  # pragma: no cover - Windows: SQLite files are not locked there
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["Claim", "Marker", "Ownership"]
+__all__ = ["Claim", "Marker", "Ownership", "wait_lock"]
 
 TOOL = "fastapi-testbed"
 MAX_RUNS = 50  # test_x ... test_x_50: more concurrent runs than that is a leak, not a load
@@ -64,6 +64,9 @@ class Marker:
     fingerprint: str = ""  # of what built the schema (DDL, or migration files)
     dirty: bool = False  # a truncate test began and the run did not end cleanly after it
     seeded: bool = False  # the build left rows (migrations that insert): emptying loses them
+    # an xdist run's template, the workers' databases copied from it (see database.py);
+    # built False on one: the schema could not be copied, each worker builds its own
+    template: bool = False
 
     def dumps(self) -> str:
         return json.dumps({"by": TOOL, **asdict(self)}, separators=(",", ":"))
@@ -284,9 +287,33 @@ class Server:
         names = []
         for name, comment in self._catalog("{name} LIKE 'test\\_%'"):
             marker = Marker.loads(comment)
-            if marker is not None and not marker.keep and name not in self.held:
+            if (
+                marker is not None
+                and not marker.keep
+                and not marker.template  # its own sweep: see TestDatabase.sweep_templates
+                and name not in self.held
+            ):
                 names.append(name)
         return names
+
+    def names_like(self, prefix: str) -> list[tuple[str, Marker | None]]:
+        """The databases whose names start with ``prefix``, with the plugin's marker on each."""
+        escaped = prefix.replace("\\", "\\\\").replace("_", "\\_").replace("%", "\\%")
+        rows = self._catalog("{name} LIKE :pattern", pattern=escaped + "%")
+        return [(name, Marker.loads(comment)) for name, comment in rows]
+
+    def sessions_on(self, name: str) -> int:
+        """PostgreSQL: how many connections other than the run's own use database ``name``."""
+        query = (
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = :name "
+            "AND pid <> pg_backend_pid()"
+        )
+        return int(self._value(query, name=name))
+
+    def clone(self, source: str, target: str, marker: Marker) -> None:
+        """PostgreSQL: create ``target`` as a copy of ``source`` (no one may be connected to it)."""
+        self._execute(f"CREATE DATABASE {self._quote(target)} TEMPLATE {self._quote(source)}")
+        self.mark(target, marker)
 
 
 class Folder:
@@ -343,11 +370,21 @@ class Folder:
         handle.write(marker.dumps())
         handle.flush()
 
-    def drop(self, name: str) -> None:
+    def drop(self, name: str, *, marker: bool = False) -> None:
+        """Remove the database's files; its marker too when not locked, or when ``marker``:
+        a process that opens the name after that locks a new file, as for a new name."""
         for suffix in ("", "-journal", "-wal", "-shm"):
             Path(f"{self.database(name)}{suffix}").unlink(missing_ok=True)
-        if name not in self._files:
+        if marker or name not in self._files:
             self._marker_path(name).unlink(missing_ok=True)
+
+    def names_like(self, prefix: str) -> list[tuple[str, Marker | None]]:
+        found = []
+        for path in sorted(self.path.glob("*.testbed")) if self.path.is_dir() else []:
+            name = path.name.removesuffix(".testbed")
+            if name.startswith(prefix):
+                found.append((name, self.lookup(name)[1]))
+        return found
 
     def close(self) -> None:
         for name in list(self._files):
@@ -355,6 +392,18 @@ class Folder:
 
     def leftovers(self) -> list[str]:
         return []  # a run's temporary folder goes as a whole (see RunFolders)
+
+
+def wait_lock(server: Server | Folder, name: str) -> None:
+    """Take the lock on ``name``, waiting while another process holds it.
+
+    Polled, so that Ctrl-C still ends the wait; a holder killed with ``kill -9`` lets go, as
+    the server (or the kernel, for a file) releases its locks with its connection.
+    """
+    delay = 0.005
+    while not server.try_lock(name):
+        time.sleep(delay)
+        delay = min(delay * 2, 0.1)
 
 
 def _flock(handle: IO[str]) -> bool:
@@ -500,6 +549,24 @@ class Ownership:
         raise TestbedError(
             NO_FREE_NAME.format(name=base, count=MAX_RUNS, url=render(url), setting=SETTING)
         )
+
+    def template_home(self, claim: Claim, worker: str) -> tuple[Server | Folder, str]:
+        """Where an xdist run keeps the template of ``claim``'s database, and its name's stem.
+
+        ``test_x_gw0`` (or ``test_x_gw0_2`` beside another run) has ``test_x_tpl``: the
+        workers of a run, and of runs at the same time, share it. SQLite's is a file in a
+        folder every worker sees: the cache folder under ``--reuse-db``, else one beside the
+        runs' folders.
+        """
+        stem = claim.name.rpartition(f"_{worker}")[0] or claim.name
+        server = claim.server
+        if isinstance(server, Folder):
+            path = self.cache_dir if self.reuse else self.run_folders.parent / "templates"
+            key: Any = ("sqlite", str(path))
+            if key not in self.servers:
+                self.servers[key] = Folder(path)
+            server = self.servers[key]
+        return server, f"{stem}_tpl"
 
     def claim_of(self, url: URL) -> Claim | None:
         return self.claims.get(identity(url))

@@ -143,6 +143,7 @@ class Runtime:
                 raise TestbedError(NAME_TAKEN.format(url=render(url)))
             return found
 
+        worker = self.binder.urls.worker if settings.xdist_template else None
         return TestDatabase(
             url,
             claim=claim,
@@ -154,6 +155,10 @@ class Runtime:
             recreate=settings.create_db,
             app_urls=self.app_urls,
             source=settings.source("database_url"),
+            # xdist_template: the workers copy their schema from one template (database.py)
+            template=(lambda found: self.ownership.template_home(found, _slug(worker)))
+            if worker
+            else None,
         )
 
     # --- the app ----------------------------------------------------------------------------

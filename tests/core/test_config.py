@@ -130,6 +130,7 @@ def test_wrong_app_path_is_one_clear_error(
         ('database_url = "::garbage"', "*'::garbage' (from ?tool.testbed? *) is not a database*"),
         ("sessionmakers = 3", "*sessionmakers in * must be a list of strings, found 3*"),
         ('dependency = "tbapp.db"', "*dependency = 'tbapp.db' is not an import path*"),
+        ('xdist_template = "yes"', "*xdist_template in * must be true or false, found 'yes'*"),
     ],
 )
 def test_bad_table_is_a_usage_error(sqlite_project: Project, extra: str, message: str) -> None:

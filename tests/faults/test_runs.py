@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import signal
+import tempfile
 import time
 from pathlib import Path
 
@@ -234,6 +236,32 @@ def test_kill_9_in_a_migration_then_reuse_db_rebuilds(project: Project, spawn: R
     assert "its last build did not finish; rebuilt it" in output
     code, output = spawn("--create-db", env={"RUN": "last"})  # and drop it, without reuse
     assert code == 0, output
+
+
+def test_kill_9_while_the_xdist_template_is_built_then_the_next_run_builds_it(
+    project: Project, spawn: Runner
+) -> None:
+    # xdist_template: one worker migrates while the other waits on the template's lock; the
+    # run is killed then. The next run builds the schema (once), copies it, and leaves nothing.
+    _alembic_project(project)
+    folder = project.pytester.path
+    pyproject = folder / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text() + "\nxdist_template = true\n")
+    (folder / "test_more.py").write_text(SYNC_TEST.replace("def test_write", "def test_more"))
+    killed = spawn.start("-n", "2", env={"RUN": "killed", "SLOW": "1"})
+    wait_for_file(folder / "migrating", killed)
+    killed.kill()
+    (folder / "migrating").unlink()
+    code, output = spawn("-n", "2", env={"RUN": "next"})
+    assert code == 0, output
+    assert "2 passed" in output
+    if project.server:  # neither the killed run's databases nor the next run's template
+        server, stem = project.server.rsplit("/", 1)
+        left = {name for name in server_databases(server + "/") if name.startswith(stem)}
+    else:
+        folder = Path(tempfile.gettempdir()) / f"fastapi-testbed-{os.getuid()}" / "templates"
+        left = {path.name for path in folder.glob("test_tbapp_tpl_*.db")}
+    assert left == set(), output
 
 
 TRUNCATE = """
