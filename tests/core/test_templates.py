@@ -17,6 +17,7 @@ from sqlalchemy.engine import make_url
 
 from fastapi_testbed.ownership import Marker
 from tests.conftest import SERVERS, Project, build
+from tests.core.test_database import ALEMBIC_ENV
 
 COUNTED_MODELS = """
 import os
@@ -33,31 +34,6 @@ def counted(target, connection, **kw):
 ALEMBIC_INI = """
 [alembic]
 script_location = migrations
-"""
-
-ENV_ASYNC = """
-import asyncio
-import os
-
-from alembic import context
-from sqlalchemy import pool
-from sqlalchemy.ext.asyncio import create_async_engine
-
-
-def run(connection):
-    context.configure(connection=connection, target_metadata=None)
-    with context.begin_transaction():
-        context.run_migrations()
-
-
-async def main():
-    engine = create_async_engine(os.environ["DATABASE_URL"], poolclass=pool.NullPool)
-    async with engine.connect() as connection:
-        await connection.run_sync(run)
-    await engine.dispose()
-
-
-asyncio.run(main())
 """
 
 ENV_SYNC = """
@@ -158,7 +134,7 @@ def template_project(
         (path / "alembic.ini").write_text(ALEMBIC_INI)
         versions = path / "migrations" / "versions"
         versions.mkdir(parents=True)
-        default_env = ENV_ASYNC if flavour == "async" else ENV_SYNC
+        default_env = ALEMBIC_ENV if flavour == "async" else ENV_SYNC
         (path / "migrations" / "env.py").write_text(textwrap.dedent(env or default_env))
         revision = textwrap.dedent(REVISION).replace("{extra}", extra or "pass")
         (versions / "0001_items.py").write_text(revision)
