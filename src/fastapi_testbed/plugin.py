@@ -287,6 +287,8 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         else "each engine's own server (SQLite files in a temporary folder)"
     )
     reuse = "reuse" if settings.reuse_db else "create and drop"
+    if settings.xdist_template:
+        reuse += "; under xdist, the schema built once and copied (xdist_template)"
     sessions = (
         f"sessionmakers {', '.join(settings.sessionmakers)}"
         if settings.sessionmakers

@@ -212,6 +212,14 @@ def test_the_schema_is_built_once_and_copied_to_each_worker(
     assert templates_of(project, stem) == set()  # without --reuse-db: dropped at the end
 
 
+def test_the_header_says_the_template_is_on(sqlite_project: Project, tmp_path: Path) -> None:
+    template_project(sqlite_project, tmp_path, schema="metadata", flavour="async")
+    result = sqlite_project.run("--co")
+    result.stdout.fnmatch_lines(
+        ["testbed: test databases on *; create and drop; under xdist, the schema built once *"]
+    )
+
+
 def test_without_the_setting_each_worker_builds_its_own(
     sqlite_or_pg_project: Project, tmp_path: Path
 ) -> None:
